@@ -1,0 +1,56 @@
+# Entry points. `make up` builds the lab from nothing; `make test` runs every test.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+VENV := .venv
+PYTHON ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help up down status test lint unit molecule venv host image
+
+help:
+	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
+	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
+	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
+	@echo "make test    lint + unit tests + Molecule (what CI runs)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt | host
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+host:
+	scripts/host-setup.sh
+
+image: venv
+	ansible-playbook playbooks/lab/image.yml
+
+up: image
+	ansible-playbook playbooks/lab/create.yml
+	ansible-playbook site.yml
+	ansible-playbook playbooks/lab/credentials.yml
+	ansible-playbook playbooks/status.yml
+
+status: venv
+	ansible-playbook playbooks/status.yml
+
+down: venv
+	ansible-playbook playbooks/lab/destroy.yml
+
+lint: venv
+	yamllint --strict .
+	ansible-lint
+
+unit: venv
+	pytest tests/unit
+
+molecule: image
+	molecule test --scenario-name default
+
+test: lint unit molecule
