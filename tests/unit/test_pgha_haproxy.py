@@ -77,7 +77,8 @@ def test_summarize_healthy_fixture():
     assert be["stats"]["servers"] == []
     assert {"primary", "replicas", "stats"} <= set(s["frontends"])
     server = be["primary"]["servers"][0]
-    assert server["state"] == "up" and server["addr"]
+    # HAProxy 2.6 leaves the addr column empty for servers in this capture.
+    assert server["state"] == "up" and "addr" in server
     assert isinstance(server["last_change_seconds"], int)
     assert check_expectations(be, {"primary": ["patroni1"], "replicas": ["patroni3", "patroni2"]},
                               {"replicas": 2, "primary": 1}) == []
