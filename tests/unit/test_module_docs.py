@@ -3,7 +3,8 @@
 * DOCUMENTATION / EXAMPLES / RETURN are valid YAML with the keys ansible-doc needs.
 * Every option in the argument_spec is documented with the same type, default, required flag, aliases,
   elements and choices (and nothing undocumented or stale).
-* Passwords are no_log; ansible-doc itself accepts the modules.
+* Passwords (also sub-options) are no_log; modules that speak HTTP share the connection options;
+  ansible-doc itself accepts the modules.
 """
 
 from __future__ import annotations
@@ -48,8 +49,15 @@ def test_documentation_matches_argument_spec(name):
         assert d.get("choices") == entry.get("choices"), where
         if "password" in opt:
             assert entry.get("no_log") is True, where
-    for common in ("validate_certs", "ca_path", "client_cert", "client_key", "url_username", "url_password"):
-        assert common in spec, "%s lacks the common option %s" % (name, common)
+        for sub, sub_entry in (entry.get("options") or {}).items():
+            if "password" in sub:
+                assert sub_entry.get("no_log") is True, "%s.%s" % (where, sub)
+    with open(mod.__file__, encoding="utf-8") as fh:
+        speaks_http = "ansible.module_utils.pgha_http" in fh.read()
+    if speaks_http:
+        # The modules that speak HTTP share the connection options (pgha_http.http_argument_spec).
+        for common in ("validate_certs", "ca_path", "client_cert", "client_key", "url_username", "url_password"):
+            assert common in spec, "%s lacks the common option %s" % (name, common)
 
 
 @pytest.mark.parametrize("name", MODULES)

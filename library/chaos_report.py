@@ -1,0 +1,651 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Build the report of one chaos experiment from the load's ledger: figures, bounds, markdown, JSON and a plot.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: chaos_report
+short_description: Analyse a chaos experiment's load ledger and write its report (JSON, markdown, timeline plot)
+description:
+  - Reads C(ledger.jsonl) and C(events.jsonl) of a run made by C(pg_load_probe) (in O(run_dir)) and computes write
+    and read availability (longest gap between successful operations, failed and unknown attempts, latency),
+    lost writes (acknowledged ids missing from the table, read back through O(final_ids_dsn)) and split brain
+    (writes acknowledged by two servers interleaved in time, or two nodes writable in one poll round).
+  - Evaluates O(bounds) and O(assertions) into RV(passed) and RV(failures). It does not fail because of them; assert
+    on RV(passed) in the playbook.
+  - Writes C(report.json), C(report.md) and C(timeline.png) into C(<report_dir>/<experiment>-<UTC timestamp>/).
+  - In check mode everything is computed and nothing is written.
+  - Run it on the controller (C(delegate_to=localhost)); it needs C(psycopg2) for O(final_ids_dsn) and
+    C(matplotlib) for the plot (both in the project's virtualenv).
+options:
+  run_dir:
+    description: The run directory given to C(pg_load_probe).
+    type: path
+    required: true
+  experiment:
+    description: Name of the experiment (report title, directory name, summary row), e.g. V(leader_stop).
+    type: str
+    required: true
+  report_dir:
+    description: Directory under which C(<experiment>-<YYYYmmddTHHMMSSZ>/) is created.
+    type: path
+    required: true
+  settings:
+    description:
+      - Settings that shaped the result, shown in the report as given (Patroni ttl/loop_wait/retry_timeout,
+        HAProxy check timings, keepalived advert_int, ...). Do not put secrets here.
+    type: dict
+    default: {}
+  state_before:
+    description:
+      - The cluster before the experiment, e.g. a C(patroni_cluster_info) result. Its C(table) field, when
+        present, is shown in the markdown; the whole dict goes to C(report.json).
+    type: dict
+  state_after:
+    description: The cluster after the experiment, like O(state_before).
+    type: dict
+  assertions:
+    description: Checks made by the playbook; a failed one makes RV(passed) false.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: What was checked., type: str, required: true}
+      passed: {description: Whether it held., type: bool, required: true}
+      detail: {description: Measured value or explanation., type: str, default: ""}
+  final_ids_dsn:
+    description:
+      - Where to read the ids that really are in the table at the end (C(SELECT id FROM <table> WHERE run_id = ...)),
+        normally the write port of the balancer once the cluster is healthy again. Tried O(connect_retries) times.
+      - Without it lost writes are not checked (reported as null, with a warning).
+    type: dict
+    suboptions:
+      host: {description: Host or address., type: str, required: true}
+      port: {description: TCP port., type: int, default: 5432}
+      dbname: {description: Database., type: str, required: true}
+      user: {description: Role., type: str, required: true}
+      password: {description: Password (never returned)., type: str}
+      sslmode: {description: libpq sslmode., type: str}
+  run_id:
+    description: Key of the run's rows; default the one in C(<run_dir>/run.json), else the base name of O(run_dir).
+    type: str
+  table:
+    description: Table of the rows; default the one in C(<run_dir>/run.json), else V(chaos_ledger).
+    type: str
+  connect_retries:
+    description: Attempts to read the final ids (2 seconds apart, each with a short connect and statement timeout).
+    type: int
+    default: 5
+  bounds:
+    description: Limits the run must respect; unset ones are not checked.
+    type: dict
+    suboptions:
+      max_write_gap_s:
+        description:
+          - Longest time without a successful write, in seconds. Checked on the longest gap between two successful
+            writes and on the gap at the end (writes that had not resumed when the load stopped).
+        type: float
+      max_read_gap_s:
+        description: The same for reads.
+        type: float
+      max_failed_writes:
+        description: Most failed write attempts (error + unknown).
+        type: int
+      max_lost_writes:
+        description: Most acknowledged writes missing from the table.
+        type: int
+        default: 0
+      allow_split_brain:
+        description: Accept evidence of two primaries at once.
+        type: bool
+        default: false
+notes:
+  - Times in the report are seconds since the load started (the C(load_started) event).
+  - The write gap runs from the end of the last successful write before it to the end of the first successful write
+    after it. The gaps before the first and after the last successful write are reported apart
+    (C(leading_gap_s), C(trailing_gap_s)).
+author:
+  - pgha project maintainers
+"""
+
+EXAMPLES = r"""
+- name: Build the report
+  chaos_report:
+    run_dir: "{{ chaos_run_dir }}/leader_stop"
+    experiment: leader_stop
+    report_dir: "{{ chaos_report_dir }}"
+    settings:
+      patroni_ttl: "{{ patroni_ttl | default(30) }}"
+      patroni_loop_wait: "{{ patroni_loop_wait | default(10) }}"
+    state_before: "{{ chaos_state_before }}"
+    state_after: "{{ chaos_state }}"
+    assertions:
+      - name: a new leader was elected
+        passed: "{{ chaos_state.leader != chaos_state_before.leader }}"
+        detail: "{{ chaos_state_before.leader }} -> {{ chaos_state.leader }}"
+    final_ids_dsn: {host: "{{ cluster_vip }}", port: 5000, dbname: app, user: app, password: "{{ patroni_app_password }}"}
+    bounds:
+      max_write_gap_s: "{{ chaos_bound_graceful_write_gap_s }}"
+      max_lost_writes: "{{ chaos_bound_lost_writes }}"
+  delegate_to: localhost
+  run_once: true
+  register: chaos_report_result
+
+- name: The experiment must respect its bounds
+  ansible.builtin.assert:
+    that: chaos_report_result.passed
+    fail_msg: "{{ chaos_report_result.failures }}"
+  run_once: true
+"""
+
+RETURN = r"""
+report_dir:
+  description: Directory of this report (not created in check mode).
+  returned: always
+  type: str
+  sample: /work/main/reports/leader_stop-20261125T224500Z
+files:
+  description: Paths of report.json, report.md and timeline.png (png null when matplotlib is missing).
+  returned: always
+  type: dict
+passed:
+  description: Every bound and assertion held.
+  returned: always
+  type: bool
+failures:
+  description: One readable sentence per bound or assertion that did not hold.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write gap 23.4 s > max_write_gap_s 20.0 s (12.1 s .. 35.5 s after load start)"]
+analysis:
+  description: The main figures (the full analysis is in report.json). Times are seconds since the load started.
+  returned: always
+  type: dict
+  contains:
+    write_gap_s: {description: Longest time between two successful writes (null with fewer than two)., type: float}
+    gap_start: {description: Start of that gap., type: float}
+    gap_end: {description: End of that gap., type: float}
+    leading_gap_s: {description: Load start to the first successful write., type: float}
+    trailing_gap_s: {description: Last successful write to the load stop., type: float}
+    ok_writes: {description: Successful writes., type: int}
+    failed_writes: {description: Failed write attempts (error + unknown)., type: int}
+    unknown_writes: {description: Writes whose COMMIT broke off (maybe written)., type: int}
+    write_latency_ms: {description: p50/p90/p99/max of successful writes., type: dict}
+    lost_writes: {description: "count (null when unchecked), ids (first 20), unknown_present, unknown_absent.", type: dict}
+    split_brain: {description: "detected (bool) and detail.", type: dict}
+    reads: {description: "Read figures: gap_s, gap_start, gap_end, ok, failed, latency_ms.", type: dict}
+    duration_s: {description: Duration of the load., type: float}
+summary_row:
+  description: One row for a table of all experiments (the same columns as the report's summary).
+  returned: always
+  type: dict
+  sample: {experiment: leader_stop, passed: true, write_gap_s: 6.2, failed_writes: 14, unknown_writes: 1,
+           lost_writes: 0, split_brain: false, read_gap_s: 1.1, report: /work/main/reports/leader_stop-20261125T224500Z}
+events:
+  description: The run's events with C(rel), seconds since the load started.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import datetime
+import json
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import ansible.module_utils.pgha_ledger  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
+except ImportError:  # pragma: no cover
+    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
+    # validate task arguments: find the project's module_utils/ next to library/.
+    import os as _os
+
+    import ansible.module_utils as _ansible_module_utils
+
+    _ansible_module_utils.__path__.append(
+        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
+
+from ansible.module_utils.pgha_ledger import (
+    Analysis,
+    analyze,
+    read_jsonl,
+    relative_events,
+    timeline_buckets,
+)
+
+try:
+    import psycopg2
+    from psycopg2 import sql
+except ImportError:  # pragma: no cover - reported when final_ids_dsn is used
+    psycopg2 = None
+    sql = None
+
+IDS_LIMIT = 20
+
+
+# ------------------------------------------------------------------------------------------- final ids
+def read_final_ids(dsn: Dict[str, Any], table: str, run_id: str, retries: int,
+                   sleep: Optional[Callable[[float], None]] = None) -> Tuple[Optional[List[int]], Optional[str]]:
+    """Ids of the run in the table, or (None, last error) after ``retries`` attempts (2 s apart)."""
+    sleep = sleep or time.sleep
+    if psycopg2 is None:
+        return None, "psycopg2 is not installed for this interpreter"
+    query = sql.SQL("SELECT id FROM {} WHERE run_id = %s").format(sql.Identifier(*table.split(".")))
+    error = None
+    for attempt in range(max(1, retries)):
+        if attempt:
+            sleep(2)
+        conn = None
+        try:
+            kwargs = dict(host=dsn["host"], port=dsn.get("port") or 5432, dbname=dsn["dbname"], user=dsn["user"],
+                          password=dsn.get("password") or "", connect_timeout=3, keepalives=1, keepalives_idle=1,
+                          keepalives_interval=1, keepalives_count=3, options="-c statement_timeout=10000",
+                          application_name="pgha-chaos-report")
+            if dsn.get("sslmode"):
+                kwargs["sslmode"] = dsn["sslmode"]
+            conn = psycopg2.connect(**kwargs)
+            with conn.cursor() as cur:
+                cur.execute(query, (run_id,))
+                return [int(row[0]) for row in cur.fetchall()], None
+        except Exception as exc:  # noqa: BLE001 - retried, then reported
+            error = "%s: %s" % (type(exc).__name__, " ".join(str(exc).split()))
+        finally:
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+    return None, error
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def rel(t: Optional[float], t0: Optional[float]) -> Optional[float]:
+    return None if t is None or t0 is None else round(t - t0, 3)
+
+
+def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, Any]],
+             lost_error: Optional[str], lost_wanted: bool) -> List[str]:
+    """Readable failures of the bounds and assertions (empty: passed)."""
+    failures = []
+    w, r, t0 = an.writes, an.reads, an.load_start
+    if w.attempts == 0:
+        failures.append("no write was attempted: the ledger is empty or missing")
+    elif w.ok == 0:
+        failures.append("no write succeeded (%d attempts; last error: %s)" % (w.attempts, w.last_error))
+    gap = bounds.get("max_write_gap_s")
+    if gap is not None and w.ok:
+        if w.max_gap_s is not None and w.max_gap_s > gap:
+            failures.append("write gap %.3f s > max_write_gap_s %s s (%s s .. %s s after load start)"
+                            % (w.max_gap_s, gap, rel(w.gap_start, t0), rel(w.gap_end, t0)))
+        if w.trailing_gap_s is not None and w.trailing_gap_s > gap:
+            failures.append("writes had not resumed when the load stopped: no successful write in the last %.3f s "
+                            "> max_write_gap_s %s s" % (w.trailing_gap_s, gap))
+    rgap = bounds.get("max_read_gap_s")
+    if rgap is not None:
+        if r.ok == 0:
+            failures.append("no read succeeded (%d attempts)" % r.attempts)
+        else:
+            if r.max_gap_s is not None and r.max_gap_s > rgap:
+                failures.append("read gap %.3f s > max_read_gap_s %s s (%s s .. %s s after load start)"
+                                % (r.max_gap_s, rgap, rel(r.gap_start, t0), rel(r.gap_end, t0)))
+            if r.trailing_gap_s is not None and r.trailing_gap_s > rgap:
+                failures.append("reads had not resumed when the load stopped: no successful read in the last "
+                                "%.3f s > max_read_gap_s %s s" % (r.trailing_gap_s, rgap))
+    max_failed = bounds.get("max_failed_writes")
+    if max_failed is not None and w.failed > max_failed:
+        failures.append("%d failed write attempts (%d error, %d unknown) > max_failed_writes %d"
+                        % (w.failed, w.error, w.unknown, max_failed))
+    max_lost = bounds.get("max_lost_writes")
+    if max_lost is not None and lost_wanted:
+        if not an.lost.checked:
+            failures.append("lost writes could not be checked: %s" % (lost_error or "final ids unavailable"))
+        elif (an.lost.lost or 0) > max_lost:
+            failures.append("%d acknowledged write(s) lost > max_lost_writes %d (ids %s)"
+                            % (an.lost.lost, max_lost, ", ".join(str(i) for i in an.lost.lost_ids[:IDS_LIMIT])))
+    if an.lost.error_present:
+        failures.append("%d write(s) reported failed before COMMIT exist in the table (ids %s)"
+                        % (len(an.lost.error_present), ", ".join(str(i) for i in an.lost.error_present[:IDS_LIMIT])))
+    if an.split_brain.detected and not bounds.get("allow_split_brain"):
+        failures.append("split brain: %s" % an.split_brain.detail)
+    for a in assertions:
+        if not a.get("passed"):
+            failures.append("assertion failed: %s%s" % (a.get("name"), " (%s)" % a["detail"] if a.get("detail") else ""))
+    return failures
+
+
+def short_analysis(an: Analysis) -> Dict[str, Any]:
+    w, r, t0 = an.writes, an.reads, an.load_start
+    return {
+        "write_gap_s": w.max_gap_s, "gap_start": rel(w.gap_start, t0), "gap_end": rel(w.gap_end, t0),
+        "leading_gap_s": w.leading_gap_s, "trailing_gap_s": w.trailing_gap_s,
+        "ok_writes": w.ok, "failed_writes": w.failed, "error_writes": w.error, "unknown_writes": w.unknown,
+        "write_latency_ms": w.latency_ms, "ok_writes_per_s": w.ok_per_s, "write_servers": w.servers,
+        "write_timelines": w.timelines,
+        "lost_writes": {"count": an.lost.lost, "ids": an.lost.lost_ids[:IDS_LIMIT], "checked": an.lost.checked,
+                        "unknown_present": an.lost.unknown_present[:IDS_LIMIT],
+                        "unknown_absent": an.lost.unknown_absent[:IDS_LIMIT],
+                        "error_present": an.lost.error_present[:IDS_LIMIT]},
+        "split_brain": {"detected": an.split_brain.detected, "detail": an.split_brain.detail,
+                        "interleaved_writes": an.split_brain.interleaved_writes,
+                        "writable_rounds": an.split_brain.writable_rounds},
+        "reads": {"gap_s": r.max_gap_s, "gap_start": rel(r.gap_start, t0), "gap_end": rel(r.gap_end, t0),
+                  "leading_gap_s": r.leading_gap_s, "trailing_gap_s": r.trailing_gap_s, "ok": r.ok,
+                  "failed": r.failed, "latency_ms": r.latency_ms, "servers": r.servers},
+        "duration_s": an.duration_s,
+    }
+
+
+def summary_row(experiment: str, passed: bool, an: Analysis, report_dir: str) -> Dict[str, Any]:
+    return {
+        "experiment": experiment, "passed": passed, "write_gap_s": an.writes.max_gap_s,
+        "failed_writes": an.writes.failed, "unknown_writes": an.writes.unknown, "lost_writes": an.lost.lost,
+        "split_brain": an.split_brain.detected, "read_gap_s": an.reads.max_gap_s, "report": report_dir,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+SUMMARY_COLUMNS = [("experiment", "experiment"), ("passed", "passed"), ("write gap (s)", "write_gap_s"),
+                   ("failed writes", "failed_writes"), ("unknown writes", "unknown_writes"),
+                   ("lost writes", "lost_writes"), ("split brain", "split_brain"), ("read gap (s)", "read_gap_s")]
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "%.3f" % value
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header: List[str], rows: List[List[Any]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines.extend("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)
+    return lines
+
+
+def lost_cell(lost: Dict[str, Any], error: Optional[str]) -> str:
+    if not lost["checked"]:
+        return "not checked" + (" (%s)" % error if error else "")
+    text = str(lost["lost"])
+    if lost["lost_ids"]:
+        text += " (ids %s)" % ", ".join(str(i) for i in lost["lost_ids"][:IDS_LIMIT])
+    return text
+
+
+def render_markdown(doc: Dict[str, Any]) -> str:
+    an = doc["analysis"]
+    w, r = an["writes"], an["reads"]
+    t0 = an["load_start"]
+    row = doc["summary_row"]
+    out = ["# Chaos experiment: %s" % doc["experiment"], ""]
+    out.append("Generated %s; load %s s, run_id `%s`." % (doc["generated_at"], cell(an["duration_s"]), doc["run_id"]))
+    out += ["", "## Summary", ""]
+    out += md_table([c[0] for c in SUMMARY_COLUMNS], [[row[c[1]] for c in SUMMARY_COLUMNS]])
+    out += [""]
+    if doc["failures"]:
+        out += ["**FAILED:**", ""] + ["- %s" % f for f in doc["failures"]] + [""]
+    else:
+        out += ["**PASSED**: every bound and assertion held.", ""]
+    out += ["![timeline](timeline.png)", "", "## Figures", ""]
+    lw = doc["analysis"]["lost"]
+    rows = [
+        ["writes ok / error / unknown", "%d / %d / %d" % (w["ok"], w["error"], w["unknown"]),
+         "reads ok / error", "%d / %d" % (r["ok"], r["error"] + r["unknown"])],
+        ["longest write gap (s)", "%s (%s .. %s)" % (cell(w["max_gap_s"]), cell(rel(w["gap_start"], t0)),
+                                                     cell(rel(w["gap_end"], t0))),
+         "longest read gap (s)", "%s (%s .. %s)" % (cell(r["max_gap_s"]), cell(rel(r["gap_start"], t0)),
+                                                    cell(rel(r["gap_end"], t0)))],
+        ["failed writes in that gap", w["failed_in_gap"], "failed reads in that gap", r["failed_in_gap"]],
+        ["leading / trailing write gap (s)", "%s / %s" % (cell(w["leading_gap_s"]), cell(w["trailing_gap_s"])),
+         "leading / trailing read gap (s)", "%s / %s" % (cell(r["leading_gap_s"]), cell(r["trailing_gap_s"]))],
+        ["ok writes per s", w["ok_per_s"], "ok reads per s", r["ok_per_s"]],
+        ["write latency p50 / p99 / max (ms)", "%s / %s / %s" % tuple(cell(w["latency_ms"].get(k)) for k in
+                                                                      ("p50", "p99", "max")),
+         "read latency p50 / p99 / max (ms)", "%s / %s / %s" % tuple(cell(r["latency_ms"].get(k)) for k in
+                                                                     ("p50", "p99", "max"))],
+        ["writes acknowledged by", ", ".join(w["servers"]) or "n/a", "reads answered by", ", ".join(r["servers"]) or "n/a"],
+        ["write timelines", ", ".join(str(t) for t in w["timelines"]) or "n/a", "polls ok / error",
+         "%s / %s" % (an["polls"].get("ok", 0), an["polls"].get("error", 0))],
+        ["lost writes", lost_cell(lw, doc["final_ids"].get("error")),
+         "unknown writes present / absent", "%d / %d" % (len(lw["unknown_present"]), len(lw["unknown_absent"]))],
+        ["split brain", an["split_brain"]["detail"], "rows of the run in the table", cell(lw["final_rows"])],
+    ]
+    out += md_table(["figure", "writes", "figure", "reads / other"], rows)
+    out += ["", "## Events", ""]
+    events = doc["events"]
+    if events:
+        out += md_table(["t (s)", "event", "detail"], [[e.get("rel"), e.get("event"), e.get("detail")] for e in events])
+    else:
+        out.append("No events.")
+    changes = an.get("writable_changes") or []
+    if changes:
+        out += ["", "## Writable nodes (direct polls)", ""]
+        out += md_table(["t (s)", "round", "writable"],
+                        [[rel(c["t"], t0), c["round"], ", ".join(c["writable"]) or "none"] for c in changes[:50]])
+    for title, key in (("Cluster before", "state_before"), ("Cluster after", "state_after")):
+        state = doc.get(key)
+        if isinstance(state, dict) and state.get("table"):
+            out += ["", "## %s" % title, "", "```", str(state["table"]).rstrip(), "```"]
+    out += ["", "## Assertions", ""]
+    if doc["assertions"]:
+        out += md_table(["assertion", "passed", "detail"],
+                        [[a.get("name"), bool(a.get("passed")), a.get("detail")] for a in doc["assertions"]])
+    else:
+        out.append("None.")
+    out += ["", "## Bounds", ""]
+    bounds = {k: v for k, v in doc["bounds"].items() if v is not None}
+    out += md_table(["bound", "value"], [[k, v] for k, v in sorted(bounds.items())]) if bounds else ["None."]
+    if doc["settings"]:
+        out += ["", "## Settings", ""]
+        out += md_table(["setting", "value"],
+                        [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in sorted(doc["settings"].items())])
+    return "\n".join(out) + "\n"
+
+
+def plot_series(buckets: List[Dict[str, Any]], t_end: Optional[float],
+                bucket_seconds: float = 1.0) -> Tuple[List[float], Dict[str, List[float]]]:
+    """Step-plot series (x has one more point than the values, closing the last step).
+
+    The last bucket usually covers only part of a second (the load stopped inside it): its counts are scaled to a
+    per-second rate over the part covered, or dropped when that part is under a quarter of a bucket.
+    """
+    keys = ("writes_ok", "reads_ok", "errors")
+    if not buckets:
+        return [], {k: [] for k in keys}
+    rows = list(buckets)
+    scale = [1.0] * len(rows)
+    if t_end is not None:
+        covered = t_end - rows[-1]["t"]
+        if covered < bucket_seconds * 0.25 and len(rows) > 1:
+            rows.pop()
+            scale.pop()
+        elif covered < bucket_seconds:
+            scale[-1] = bucket_seconds / max(covered, 1e-9)
+    end = rows[-1]["t"] + bucket_seconds
+    if t_end is not None and rows[-1]["t"] < t_end < end:
+        end = t_end
+    x = [r["t"] for r in rows] + [end]
+    series = {k: [r[k] * f / bucket_seconds for r, f in zip(rows, scale)] for k in keys}
+    for k in keys:
+        series[k].append(series[k][-1])
+    return x, series
+
+
+def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, Any]], an: Analysis,
+               title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 5), dpi=100)
+    try:
+        t0 = an.load_start
+        x, ys = plot_series(buckets, an.duration_s)
+        ax.step(x, ys["writes_ok"], where="post", color="tab:blue", lw=3.0, alpha=0.8, label="ok writes/s")
+        ax.step(x, ys["reads_ok"], where="post", color="tab:green", lw=1.4, ls="--", label="ok reads/s")
+        ax.step(x, ys["errors"], where="post", color="tab:red", lw=1.4, label="failed writes+reads/s")
+        w = an.writes
+        if w.max_gap_s is not None and t0 is not None and w.max_gap_s >= 0.5:
+            ax.axvspan(w.gap_start - t0, w.gap_end - t0, color="tab:red", alpha=0.12,
+                       label="longest write gap %.2f s" % w.max_gap_s)
+        ymax = max([1.0] + [max(vals) for vals in ys.values() if vals])
+        right = max([an.duration_s or 0.0] + ([x[-1]] if x else []) + [1.0])
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, ymax * 1.35)
+        for i, e in enumerate(events):
+            if e.get("rel") is None:
+                continue
+            ax.axvline(e["rel"], color="0.35", ls=":", lw=1.0)
+            near_right = e["rel"] > 0.8 * right
+            ax.text(e["rel"], ymax * (1.32 - 0.09 * (i % 3)),
+                    ("%s (%.1f s) " if near_right else " %s (%.1f s)") % (e.get("event"), e["rel"]),
+                    fontsize=8, va="top", ha="right" if near_right else "left", color="0.15")
+        ax.set_xlabel("seconds since load start")
+        ax.set_ylabel("per second")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=4, frameon=False)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def unique_report_dir(report_dir: str, experiment: str, now: datetime.datetime) -> str:
+    base = os.path.join(report_dir, "%s-%s" % (safe_name(experiment), now.strftime("%Y%m%dT%H%M%SZ")))
+    path, n = base, 2
+    while os.path.exists(path):
+        path, n = "%s-%d" % (base, n), n + 1
+    return path
+
+
+def safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "experiment"
+
+
+# ------------------------------------------------------------------------------------------------- module
+def build_argument_spec() -> Dict[str, Any]:
+    """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
+    return dict(
+        run_dir=dict(type="path", required=True),
+        experiment=dict(type="str", required=True),
+        report_dir=dict(type="path", required=True),
+        settings=dict(type="dict", default={}),
+        state_before=dict(type="dict"),
+        state_after=dict(type="dict"),
+        assertions=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            passed=dict(type="bool", required=True),
+            detail=dict(type="str", default=""),
+        )),
+        final_ids_dsn=dict(type="dict", options=dict(
+            host=dict(type="str", required=True),
+            port=dict(type="int", default=5432),
+            dbname=dict(type="str", required=True),
+            user=dict(type="str", required=True),
+            password=dict(type="str", no_log=True),
+            sslmode=dict(type="str"),
+        )),
+        run_id=dict(type="str"),
+        table=dict(type="str"),
+        connect_retries=dict(type="int", default=5),
+        bounds=dict(type="dict", apply_defaults=True, options=dict(
+            max_write_gap_s=dict(type="float"),
+            max_read_gap_s=dict(type="float"),
+            max_failed_writes=dict(type="int"),
+            max_lost_writes=dict(type="int", default=0),
+            allow_split_brain=dict(type="bool", default=False),
+        )),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    p = module.params
+    run_dir = os.path.abspath(p["run_dir"])
+    run_cfg: Dict[str, Any] = {}
+    try:
+        with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
+            loaded = json.load(fh)
+            run_cfg = loaded if isinstance(loaded, dict) else {}
+    except (OSError, ValueError):
+        pass
+    run_id = p["run_id"] or run_cfg.get("run_id") or os.path.basename(os.path.normpath(run_dir))
+    table = p["table"] or run_cfg.get("table") or "chaos_ledger"
+    ledger_path = os.path.join(run_dir, "ledger.jsonl")
+    if not os.path.exists(ledger_path):
+        module.fail_json(msg="no ledger at %s: was the load started with pg_load_probe run_dir=%s?"
+                             % (ledger_path, run_dir))
+    records = read_jsonl(ledger_path)
+    raw_events = read_jsonl(os.path.join(run_dir, "events.jsonl"))
+
+    final_ids: Optional[List[int]] = None
+    final_error: Optional[str] = None
+    if p["final_ids_dsn"]:
+        final_ids, final_error = read_final_ids(p["final_ids_dsn"], table, run_id, p["connect_retries"])
+        if final_error:
+            module.warn("could not read the final ids from %s:%s: %s"
+                        % (p["final_ids_dsn"]["host"], p["final_ids_dsn"]["port"], final_error))
+    else:
+        module.warn("final_ids_dsn not given: lost writes are not checked")
+
+    an = analyze(records, raw_events, final_ids)
+    events = relative_events(raw_events, an.load_start)
+    bounds = dict(p["bounds"] or {})
+    failures = evaluate(an, bounds, p["assertions"], final_error, bool(p["final_ids_dsn"]))
+    passed = not failures
+    now = datetime.datetime.now(datetime.timezone.utc)
+    out_dir = unique_report_dir(p["report_dir"], p["experiment"], now)
+    files: Dict[str, Optional[str]] = {"json": os.path.join(out_dir, "report.json"),
+                                       "md": os.path.join(out_dir, "report.md"),
+                                       "png": os.path.join(out_dir, "timeline.png")}
+    row = summary_row(p["experiment"], passed, an, out_dir)
+    doc = {
+        "experiment": p["experiment"], "run_id": run_id, "table": table, "run_dir": run_dir,
+        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "passed": passed, "failures": failures,
+        "summary_row": row, "bounds": bounds, "settings": p["settings"] or {},
+        "timings": {"load_start": an.load_start, "load_stop": an.load_stop, "duration_s": an.duration_s},
+        "counts": {"writes": {"ok": an.writes.ok, "error": an.writes.error, "unknown": an.writes.unknown,
+                              "attempts": an.writes.attempts},
+                   "reads": {"ok": an.reads.ok, "error": an.reads.error, "unknown": an.reads.unknown,
+                             "attempts": an.reads.attempts},
+                   "polls": an.polls},
+        "final_ids": {"checked": final_ids is not None, "rows": None if final_ids is None else len(final_ids),
+                      "error": final_error},
+        "analysis": an.to_dict(), "events": events,
+        "state_before": p["state_before"], "state_after": p["state_after"], "assertions": p["assertions"],
+        "load_config": {k: v for k, v in run_cfg.items() if k not in ("writer", "reader")},
+    }
+    result: Dict[str, Any] = dict(changed=True, report_dir=out_dir, files=files, passed=passed, failures=failures,
+                                  analysis=short_analysis(an), summary_row=row, events=events)
+    if module.check_mode:
+        result["msg"] = "check mode: report computed, nothing written"
+        module.exit_json(**result)
+
+    os.makedirs(out_dir)
+    buckets = timeline_buckets(records, 1.0, an.load_start, an.load_stop)
+    with open(files["json"], "w", encoding="utf-8") as fh:  # type: ignore[arg-type]
+        json.dump(doc, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+    with open(files["md"], "w", encoding="utf-8") as fh:  # type: ignore[arg-type]
+        fh.write(render_markdown(doc))
+    try:
+        render_png(files["png"], buckets, events, an, "%s - writes/reads per second" % p["experiment"])  # type: ignore[arg-type]
+    except ImportError as exc:
+        module.warn("timeline.png not drawn: %s (pip install matplotlib into the controller's virtualenv)" % exc)
+        files["png"] = None
+    result["msg"] = "report written to %s (%s)" % (out_dir, "passed" if passed else "FAILED")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,573 @@
+# -*- coding: utf-8 -*-
+# Ledger of the chaos experiments' client load: record format, JSONL files and the analysis.
+#
+# Pure standard library, no Ansible import: modules use it as ``ansible.module_utils.pgha_ledger`` (Ansible
+# ships it with them), tools/pgha_loadprobe.py imports it as a plain module (``module_utils/`` on sys.path).
+"""Ledger records (one JSON object per line), events, and what they tell about availability and safety.
+
+Record (``kind`` write / read / poll)::
+
+    {"kind": "write", "id": 17, "start": 1732570000.12, "end": 1732570000.13, "outcome": "ok",
+     "server": "172.28.10.11", "timeline": 1, "in_recovery": false, "error": null,
+     "node": null, "writable": null, "round": null}
+
+* write: ``id`` is the attempt's row id; ``outcome`` ok = COMMIT returned, error = failed before COMMIT was
+  sent (certainly not written), unknown = the connection broke while COMMIT was in flight (maybe written).
+* read: ``server``/``in_recovery``/``timeline`` of the server that answered through the read port.
+* poll: one node asked directly (``node``); ``writable`` = not ``pg_is_in_recovery()``; every node of one
+  poll round shares ``round``.
+
+Event: ``{"t": epoch, "event": "fault_injected", "detail": "stopped patroni on patroni1"}``; the load
+client itself writes ``load_started`` and ``load_stopped``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import threading
+import time
+from typing import Any, Dict, IO, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+
+KINDS = ("write", "read", "poll")
+OUTCOMES = ("ok", "error", "unknown")
+RECORD_FIELDS = ("kind", "id", "start", "end", "outcome", "server", "timeline", "in_recovery", "error", "node",
+                 "writable", "round")
+LOAD_STARTED = "load_started"
+LOAD_STOPPED = "load_stopped"
+# How many ids / details the analysis keeps in lists (the counts are always complete).
+LIST_LIMIT = 100
+
+Record = Dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------- records
+def make_record(
+    kind: str,
+    start: float,
+    end: float,
+    outcome: str,
+    id: Optional[int] = None,  # noqa: A002 - the field is called id in the ledger
+    server: Optional[str] = None,
+    timeline: Optional[int] = None,
+    in_recovery: Optional[bool] = None,
+    error: Optional[str] = None,
+    node: Optional[str] = None,
+    writable: Optional[bool] = None,
+    round: Optional[int] = None,  # noqa: A002 - the field is called round in the ledger
+) -> Record:
+    """Build one ledger record with every field present (None where it does not apply)."""
+    if kind not in KINDS:
+        raise ValueError("kind must be one of %s, got %r" % (", ".join(KINDS), kind))
+    if outcome not in OUTCOMES:
+        raise ValueError("outcome must be one of %s, got %r" % (", ".join(OUTCOMES), outcome))
+    return {
+        "kind": kind, "id": id, "start": round_t(start), "end": round_t(end), "outcome": outcome,
+        "server": server, "timeline": timeline, "in_recovery": in_recovery, "error": error,
+        "node": node, "writable": writable, "round": round,
+    }
+
+
+def make_event(event: str, detail: str = "", t: Optional[float] = None) -> Dict[str, Any]:
+    """One event line; ``t`` defaults to now."""
+    if not event:
+        raise ValueError("an event needs a name")
+    return {"t": round_t(time.time() if t is None else t), "event": str(event), "detail": str(detail or "")}
+
+
+def round_t(t: float) -> float:
+    """Epoch seconds with microsecond precision (keeps the JSON short)."""
+    return round(float(t), 6)
+
+
+# ------------------------------------------------------------------------------------------ JSONL files
+def _line(obj: Mapping[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=str) + "\n"
+
+
+class JsonlAppender:
+    """Append JSON lines to a file from several threads; each line is flushed at once.
+
+    After ``close()`` further appends are ignored (returns False), so a thread that finishes late never
+    writes into a closed file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fh: Optional[IO[str]] = open(path, "a", encoding="utf-8")
+
+    def append(self, obj: Mapping[str, Any]) -> bool:
+        line = _line(obj)
+        with self._lock:
+            if self._fh is None:
+                return False
+            self._fh.write(line)
+            self._fh.flush()
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def append_jsonl(path: str, obj: Mapping[str, Any]) -> None:
+    """Append one line with a single O_APPEND write (safe next to another process appending)."""
+    data = _line(obj).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _parse(line: str) -> Optional[Record]:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def iter_jsonl(path: str) -> Iterator[Record]:
+    """Yield the JSON objects of a JSONL file; a missing file is empty, unparsable lines are skipped."""
+    try:
+        fh = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            obj = _parse(line)
+            if obj is not None:
+                yield obj
+
+
+def read_jsonl(path: str) -> List[Record]:
+    return list(iter_jsonl(path))
+
+
+class LedgerTail:
+    """Read the records appended to a ledger since the last call (complete lines only)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.offset = 0
+
+    def poll(self) -> List[Record]:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        out = []
+        for raw in data[:end + 1].splitlines():
+            obj = _parse(raw.decode("utf-8", "replace"))
+            if obj is not None:
+                out.append(obj)
+        return out
+
+
+def count_outcomes(records: Iterable[Record]) -> Dict[str, Dict[str, int]]:
+    """``{"write": {"ok", "error", "unknown", "total"}, "read": {...}, "poll": {...}}``."""
+    counts = {kind: {"ok": 0, "error": 0, "unknown": 0, "total": 0} for kind in KINDS}
+    for rec in records:
+        bucket = counts.get(rec.get("kind"))  # type: ignore[arg-type]
+        if bucket is None:
+            continue
+        bucket["total"] += 1
+        if rec.get("outcome") in OUTCOMES:
+            bucket[rec["outcome"]] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------------------------- analysis
+@dataclasses.dataclass
+class OpStats:
+    """Availability of one kind of operation (writes or reads)."""
+
+    attempts: int = 0
+    ok: int = 0
+    error: int = 0
+    unknown: int = 0
+    failed: int = 0  # error + unknown
+    first_ok: Optional[float] = None  # end of the first ok operation (epoch)
+    last_ok: Optional[float] = None
+    max_gap_s: Optional[float] = None  # longest time between the ends of two consecutive ok operations
+    gap_start: Optional[float] = None  # end of the last ok operation before that gap
+    gap_end: Optional[float] = None  # end of the first ok operation after it
+    failed_in_gap: int = 0  # failed attempts that started inside that gap
+    leading_gap_s: Optional[float] = None  # load start -> end of the first ok operation
+    trailing_gap_s: Optional[float] = None  # end of the last ok operation -> load stop
+    ok_per_s: Optional[float] = None  # ok operations per second of load
+    latency_ms: Dict[str, Optional[float]] = dataclasses.field(default_factory=dict)  # p50/p90/p99/max of ok
+    servers: List[str] = dataclasses.field(default_factory=list)  # servers of ok operations, in order of first use
+    timelines: List[int] = dataclasses.field(default_factory=list)
+    first_error: Optional[str] = None
+    last_error: Optional[str] = None
+
+
+@dataclasses.dataclass
+class LostWrites:
+    """Acknowledged writes compared with the ids found in the table at the end."""
+
+    checked: bool = False  # False when the final ids were not available
+    acknowledged: int = 0
+    final_rows: Optional[int] = None  # rows of this run in the table that the ledger attempted
+    lost: Optional[int] = None  # acknowledged (ok) ids missing from the table
+    lost_ids: List[int] = dataclasses.field(default_factory=list)
+    unknown_present: List[int] = dataclasses.field(default_factory=list)  # outcome unknown, row exists
+    unknown_absent: List[int] = dataclasses.field(default_factory=list)  # outcome unknown, row missing
+    error_present: List[int] = dataclasses.field(default_factory=list)  # anomaly: "failed" write that exists
+
+
+@dataclasses.dataclass
+class SplitBrain:
+    """Evidence of two primaries at the same time."""
+
+    detected: bool = False
+    interleaved_writes: int = 0  # acknowledged writes inside another server's acknowledgement span
+    interleaved: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    writable_rounds: int = 0  # poll rounds where two or more nodes were writable
+    rounds: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    detail: str = "none"
+
+
+@dataclasses.dataclass
+class Analysis:
+    load_start: Optional[float] = None
+    load_stop: Optional[float] = None
+    duration_s: Optional[float] = None
+    writes: OpStats = dataclasses.field(default_factory=OpStats)
+    reads: OpStats = dataclasses.field(default_factory=OpStats)
+    polls: Dict[str, int] = dataclasses.field(default_factory=dict)
+    lost: LostWrites = dataclasses.field(default_factory=LostWrites)
+    split_brain: SplitBrain = dataclasses.field(default_factory=SplitBrain)
+    # Which nodes answered writable=true, each time that set changed (from the poll rounds).
+    writable_changes: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def percentile(values: Sequence[float], pct: float) -> Optional[float]:
+    """Nearest-rank percentile of ``values`` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(math.ceil(pct / 100.0 * len(ordered))))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _r(value: Optional[float], digits: int = 3) -> Optional[float]:
+    return None if value is None else round(value, digits)
+
+
+def load_window(
+    records: Sequence[Record],
+    events: Sequence[Mapping[str, Any]] = (),
+    load_start: Optional[float] = None,
+    load_stop: Optional[float] = None,
+) -> Tuple[Optional[float], Optional[float]]:
+    """Start and stop of the load: given values, else the load_started/load_stopped events, else the records."""
+    if load_start is None:
+        starts = [e["t"] for e in events if e.get("event") == LOAD_STARTED and _num(e.get("t"))]
+        load_start = min(starts) if starts else None
+    if load_stop is None:
+        stops = [e["t"] for e in events if e.get("event") == LOAD_STOPPED and _num(e.get("t"))]
+        load_stop = max(stops) if stops else None
+    timed = [r for r in records if _num(r.get("start")) and _num(r.get("end"))]
+    if load_start is None and timed:
+        load_start = min(r["start"] for r in timed)
+    if load_stop is None and timed:
+        load_stop = max(r["end"] for r in timed)
+    return load_start, load_stop
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def op_stats(records: Sequence[Record], load_start: Optional[float], load_stop: Optional[float]) -> OpStats:
+    """Counts, gaps and latency of one kind of operation (records already filtered by kind)."""
+    st = OpStats()
+    ok_ends: List[float] = []
+    latencies: List[float] = []
+    failed_starts: List[float] = []
+    for rec in records:
+        st.attempts += 1
+        outcome = rec.get("outcome")
+        if outcome == "ok" and _num(rec.get("end")):
+            st.ok += 1
+            ok_ends.append(float(rec["end"]))
+            if _num(rec.get("start")):
+                latencies.append((float(rec["end"]) - float(rec["start"])) * 1000.0)
+            server = rec.get("server")
+            if server and server not in st.servers:
+                st.servers.append(server)
+            tl = rec.get("timeline")
+            if isinstance(tl, int) and tl not in st.timelines:
+                st.timelines.append(tl)
+        elif outcome == "unknown":
+            st.unknown += 1
+        else:
+            st.error += 1
+        if outcome != "ok":
+            if _num(rec.get("start")):
+                failed_starts.append(float(rec["start"]))
+            if rec.get("error"):
+                st.first_error = st.first_error or rec["error"]
+                st.last_error = rec["error"]
+    st.failed = st.error + st.unknown
+    ok_ends.sort()
+    if ok_ends:
+        st.first_ok, st.last_ok = ok_ends[0], ok_ends[-1]
+        for prev, nxt in zip(ok_ends, ok_ends[1:]):
+            if st.max_gap_s is None or nxt - prev > st.max_gap_s:
+                st.max_gap_s, st.gap_start, st.gap_end = nxt - prev, prev, nxt
+        if st.gap_start is not None and st.gap_end is not None:
+            st.failed_in_gap = sum(1 for s in failed_starts if st.gap_start <= s <= st.gap_end)
+        if load_start is not None:
+            st.leading_gap_s = max(0.0, ok_ends[0] - load_start)
+        if load_stop is not None:
+            st.trailing_gap_s = max(0.0, load_stop - ok_ends[-1])
+    elif load_start is not None and load_stop is not None and st.attempts:
+        # Nothing ever succeeded: the whole run is one gap.
+        st.leading_gap_s = st.trailing_gap_s = max(0.0, load_stop - load_start)
+    st.max_gap_s, st.leading_gap_s, st.trailing_gap_s = _r(st.max_gap_s), _r(st.leading_gap_s), _r(st.trailing_gap_s)
+    if load_start is not None and load_stop is not None and load_stop > load_start:
+        st.ok_per_s = _r(st.ok / (load_stop - load_start), 2)
+    st.latency_ms = {
+        "p50": _r(percentile(latencies, 50), 2),
+        "p90": _r(percentile(latencies, 90), 2),
+        "p99": _r(percentile(latencies, 99), 2),
+        "max": _r(max(latencies), 2) if latencies else None,
+    }
+    return st
+
+
+def lost_writes(writes: Sequence[Record], final_ids: Optional[Iterable[int]]) -> LostWrites:
+    """Compare the ledger's writes with the ids present in the table at the end.
+
+    An acknowledged (ok) id that is missing is a lost write. An ``unknown`` id is never a loss: it is only
+    reported as present or absent. An ``error`` id that is present is an anomaly (the client saw the INSERT
+    fail before COMMIT was sent) and reported in ``error_present``.
+    """
+    res = LostWrites()
+    acked: Set[int] = set()
+    unknown: Set[int] = set()
+    errors: Set[int] = set()
+    for rec in writes:
+        wid = rec.get("id")
+        if not isinstance(wid, int):
+            continue
+        if rec.get("outcome") == "ok":
+            acked.add(wid)
+        elif rec.get("outcome") == "unknown":
+            unknown.add(wid)
+        else:
+            errors.add(wid)
+    res.acknowledged = len(acked)
+    if final_ids is None:
+        return res
+    final = {int(i) for i in final_ids}
+    attempted = acked | unknown | errors
+    res.checked = True
+    res.final_rows = len(final & attempted)
+    lost = sorted(acked - final)
+    res.lost = len(lost)
+    res.lost_ids = lost[:LIST_LIMIT]
+    res.unknown_present = sorted(unknown & final)[:LIST_LIMIT]
+    res.unknown_absent = sorted(unknown - final)[:LIST_LIMIT]
+    res.error_present = sorted((errors - acked - unknown) & final)[:LIST_LIMIT]
+    return res
+
+
+def interleaved_writes(writes: Sequence[Record]) -> List[Dict[str, Any]]:
+    """Acknowledged writes of one server that lie strictly inside another server's acknowledgement span.
+
+    A server's span runs from the end of its first acknowledged write to the start of its last one; a write
+    acknowledged by server A that started after B's span began and ended before it ended means A and B both
+    acknowledged writes in the same period (a clean failover gives A...A then B...B).
+
+    Spans are kept per (server, timeline), so a planned switch back (A on timeline 1, B on 2, A again on 3)
+    is not mistaken for interleaving, while an old primary still acknowledging on its old timeline is.
+    """
+    spans: Dict[Tuple[str, Any], List[float]] = {}
+    acked = [r for r in writes if r.get("outcome") == "ok" and r.get("server")
+             and _num(r.get("start")) and _num(r.get("end"))]
+    for rec in acked:
+        key = (rec["server"], rec.get("timeline"))
+        span = spans.get(key)
+        if span is None:
+            # [start of first, end of first, start of last, end of last]
+            spans[key] = [rec["start"], rec["end"], rec["start"], rec["end"]]
+        else:
+            if rec["start"] < span[0]:
+                span[0], span[1] = rec["start"], rec["end"]
+            if rec["end"] > span[3]:
+                span[2], span[3] = rec["start"], rec["end"]
+    found = []
+    for rec in sorted(acked, key=lambda r: r["start"]):
+        for (server, timeline), span in spans.items():
+            if server == rec["server"]:
+                continue
+            if rec["start"] > span[1] and rec["end"] < span[2]:
+                found.append({
+                    "id": rec.get("id"), "server": rec["server"], "timeline": rec.get("timeline"),
+                    "start": rec["start"], "end": rec["end"],
+                    "inside_server": server, "inside_timeline": timeline,
+                    "inside_first": span[1], "inside_last": span[2],
+                })
+                break
+    return found
+
+
+def writable_rounds(polls: Sequence[Record]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Poll rounds where two or more nodes answered writable=true, and the changes of the writable set."""
+    rounds: Dict[int, Dict[str, Any]] = {}
+    for rec in polls:
+        rnd = rec.get("round")
+        if not isinstance(rnd, int) or rec.get("outcome") != "ok":
+            continue
+        entry = rounds.setdefault(rnd, {"round": rnd, "t": rec.get("start"), "nodes": []})
+        if _num(rec.get("start")) and (entry["t"] is None or rec["start"] < entry["t"]):
+            entry["t"] = rec["start"]
+        if rec.get("writable") is True:
+            name = rec.get("node") or rec.get("server") or "?"
+            if name not in entry["nodes"]:
+                entry["nodes"].append(name)
+    multi = []
+    changes: List[Dict[str, Any]] = []
+    last: Optional[List[str]] = None
+    for rnd in sorted(rounds):
+        entry = rounds[rnd]
+        nodes = sorted(entry["nodes"])
+        if len(nodes) > 1:
+            multi.append({"round": rnd, "t": entry["t"], "nodes": nodes})
+        if nodes != last:
+            changes.append({"round": rnd, "t": entry["t"], "writable": nodes})
+            last = nodes
+    return multi, changes
+
+
+def analyze(
+    records: Iterable[Record],
+    events: Sequence[Mapping[str, Any]] = (),
+    final_ids: Optional[Iterable[int]] = None,
+    load_start: Optional[float] = None,
+    load_stop: Optional[float] = None,
+) -> Analysis:
+    """Every figure of a run. ``final_ids`` None means the table could not be read (lost writes unchecked)."""
+    writes: List[Record] = []
+    reads: List[Record] = []
+    polls: List[Record] = []
+    for rec in records:
+        if rec.get("kind") == "write":
+            writes.append(rec)
+        elif rec.get("kind") == "read":
+            reads.append(rec)
+        elif rec.get("kind") == "poll":
+            polls.append(rec)
+    load_start, load_stop = load_window(writes + reads + polls, events, load_start, load_stop)
+    an = Analysis(load_start=load_start, load_stop=load_stop)
+    if load_start is not None and load_stop is not None:
+        an.duration_s = _r(max(0.0, load_stop - load_start))
+    an.writes = op_stats(writes, load_start, load_stop)
+    an.reads = op_stats(reads, load_start, load_stop)
+    an.polls = count_outcomes(polls)["poll"]
+    an.lost = lost_writes(writes, final_ids)
+    found = interleaved_writes(writes)
+    multi, an.writable_changes = writable_rounds(polls)
+    sb = an.split_brain
+    sb.interleaved_writes, sb.interleaved = len(found), found[:LIST_LIMIT]
+    sb.writable_rounds, sb.rounds = len(multi), multi[:LIST_LIMIT]
+    sb.detected = bool(found or multi)
+    parts = []
+    if found:
+        f = found[0]
+        parts.append("%d acknowledged write(s) interleaved with another server's, first: id %s on %s (timeline %s) "
+                     "while %s (timeline %s) was acknowledging" % (len(found), f["id"], f["server"], f["timeline"],
+                                                                   f["inside_server"], f["inside_timeline"]))
+    if multi:
+        m = multi[0]
+        parts.append("%d poll round(s) with several writable nodes, first: round %d: %s"
+                     % (len(multi), m["round"], ", ".join(m["nodes"])))
+    sb.detail = "; ".join(parts) if parts else "none"
+    return an
+
+
+# ------------------------------------------------------------------------------------------- plotting
+def timeline_buckets(
+    records: Iterable[Record],
+    bucket_seconds: float = 1.0,
+    t0: Optional[float] = None,
+    t1: Optional[float] = None,
+) -> List[Dict[str, Any]]:
+    """Per-bucket counts for the plot: ok writes, ok reads and errors, by the end time of each record.
+
+    ``t`` of each bucket is its start in seconds since ``t0`` (default: the earliest record start). Buckets
+    run without holes from ``t0`` to ``t1`` (default: the latest record end). ``errors`` counts failed writes
+    (error and unknown) and failed reads; the split is in ``write_errors``/``write_unknown``/``read_errors``.
+    """
+    if bucket_seconds <= 0:
+        raise ValueError("bucket_seconds must be positive")
+    recs = [r for r in records if r.get("kind") in ("write", "read") and _num(r.get("end"))]
+    if not recs and (t0 is None or t1 is None):
+        return []
+    if t0 is None:
+        t0 = min(float(r["start"]) if _num(r.get("start")) else float(r["end"]) for r in recs)
+    if t1 is None:
+        t1 = max(float(r["end"]) for r in recs)
+    n = max(1, int(math.floor((t1 - t0) / bucket_seconds)) + 1)
+    buckets = [{"t": round(i * bucket_seconds, 6), "writes_ok": 0, "reads_ok": 0, "errors": 0, "write_errors": 0,
+                "write_unknown": 0, "read_errors": 0} for i in range(n)]
+    for rec in recs:
+        idx = int(math.floor((float(rec["end"]) - t0) / bucket_seconds))
+        if idx < 0 or idx >= n:
+            continue
+        b = buckets[idx]
+        outcome = rec.get("outcome")
+        if rec["kind"] == "write":
+            if outcome == "ok":
+                b["writes_ok"] += 1
+            elif outcome == "unknown":
+                b["write_unknown"] += 1
+                b["errors"] += 1
+            else:
+                b["write_errors"] += 1
+                b["errors"] += 1
+        else:
+            if outcome == "ok":
+                b["reads_ok"] += 1
+            else:
+                b["read_errors"] += 1
+                b["errors"] += 1
+    return buckets
+
+
+def relative_events(events: Iterable[Mapping[str, Any]], t0: Optional[float]) -> List[Dict[str, Any]]:
+    """Events sorted by time, each with ``rel``: seconds since ``t0`` (None without t0)."""
+    out = []
+    for e in sorted((e for e in events if _num(e.get("t"))), key=lambda e: e["t"]):
+        item = dict(e)
+        item["rel"] = None if t0 is None else round(e["t"] - t0, 3)
+        out.append(item)
+    return out

@@ -1,0 +1,245 @@
+"""library/chaos_report.py on a synthetic run directory; psycopg2 is replaced by a fake (no database)."""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from typing import Any, Dict, List
+
+import pytest
+
+import chaos_report as mod
+
+from ansible.module_utils import pgha_ledger as L
+from pgha_test_helpers import undocumented_keys, warning_texts
+
+T0 = 1_700_000_000.0
+DSN = {"host": "10.0.0.100", "port": 5000, "dbname": "app", "user": "app", "password": "S3cretPassw0rd"}
+TABLE = """+ Cluster: demo ----------+---------+-----------+----+
+| Member   | Host         | Role    | State     | TL |
++----------+--------------+---------+-----------+----+
+| patroni1 | 172.28.10.11 | Leader  | running   |  1 |
++----------+--------------+---------+-----------+----+"""
+
+
+def make_run(run_dir: str, gap: float = 3.0) -> List[int]:
+    """10 s of load: writes on A, a `gap`-second failover at t=4, writes on B; reads throughout. Returns ok ids."""
+    os.makedirs(run_dir)
+    recs: List[Dict[str, Any]] = []
+    i, t, ok_ids = 1, 0.0, []
+    while t < 10.0:
+        in_gap = 4.0 <= t < 4.0 + gap
+        outcome = "error" if in_gap else "ok"
+        if in_gap and abs(t - 5.0) < 1e-6:
+            outcome = "unknown"
+        server = "172.28.10.11" if t < 4.0 else "172.28.10.12"
+        recs.append(L.make_record("write", T0 + t, T0 + t + 0.003, outcome, id=i,
+                                  server=server if outcome == "ok" else None, timeline=1 if t < 4 else 2,
+                                  error=None if outcome == "ok" else "OperationalError: down"))
+        if outcome == "ok":
+            ok_ids.append(i)
+        recs.append(L.make_record("read", T0 + t, T0 + t + 0.002, "ok", server="172.28.10.13", in_recovery=True))
+        i += 1
+        t = round(t + (0.5 if in_gap else 0.02), 6)
+    with open(os.path.join(run_dir, "ledger.jsonl"), "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in recs)
+    with open(os.path.join(run_dir, "events.jsonl"), "w") as fh:
+        for ev in (L.make_event("load_started", t=T0), L.make_event("fault_injected", "stop patroni1", t=T0 + 4),
+                   L.make_event("fault_cleared", "start patroni1", t=T0 + 8),
+                   L.make_event("load_stopped", t=T0 + 10.01)):
+            fh.write(json.dumps(ev) + "\n")
+    with open(os.path.join(run_dir, "run.json"), "w") as fh:
+        json.dump({"run_id": "leader_stop-1", "table": "chaos_ledger", "rate": 50,
+                   "writer": {"password": "S3cretPassw0rd"}}, fh)
+    return ok_ids
+
+
+class FakeCursor:
+    def __init__(self, ids: List[int], seen: Dict[str, Any]) -> None:
+        self.ids, self.seen = ids, seen
+
+    def __enter__(self) -> "FakeCursor":
+        return self
+
+    def __exit__(self, *a: Any) -> None:
+        pass
+
+    def execute(self, query: Any, params: Any) -> None:
+        self.seen["params"] = params
+
+    def fetchall(self) -> List[Any]:
+        return [(i,) for i in self.ids]
+
+
+def fake_psycopg2(ids: List[int], failures: int = 0) -> Any:
+    seen: Dict[str, Any] = {"connects": 0}
+
+    def connect(**kwargs: Any) -> Any:
+        seen["connects"] += 1
+        seen["kwargs"] = kwargs
+        if seen["connects"] <= failures:
+            raise RuntimeError("could not connect: timeout expired")
+        return types.SimpleNamespace(cursor=lambda: FakeCursor(ids, seen), close=lambda: None)
+
+    return types.SimpleNamespace(connect=connect, seen=seen)
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(mod.time, "sleep", lambda s: None)
+
+
+@pytest.fixture
+def fast_png(monkeypatch):
+    """Tests that do not look at the plot skip matplotlib's drawing (test_report_files_and_figures draws it)."""
+
+    def fake(path, *args):
+        with open(path, "wb") as fh:
+            fh.write(b"png")
+
+    monkeypatch.setattr(mod, "render_png", fake)
+
+
+def base_args(tmp_path, **kw: Any) -> Dict[str, Any]:
+    out = {"run_dir": str(tmp_path / "run"), "experiment": "leader_stop", "report_dir": str(tmp_path / "reports"),
+           "settings": {"patroni_ttl": 30, "patroni_loop_wait": 10},
+           "state_before": {"leader": "patroni1", "table": TABLE}, "state_after": {"leader": "patroni2"},
+           "assertions": [{"name": "new leader", "passed": True, "detail": "patroni1 -> patroni2"}],
+           "final_ids_dsn": DSN, "bounds": {"max_write_gap_s": 10, "max_failed_writes": 20}}
+    out.update(kw)
+    return out
+
+
+def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
+    ok_ids = make_run(str(tmp_path / "run"))
+    fake = fake_psycopg2(ok_ids)
+    monkeypatch.setattr(mod, "psycopg2", fake)
+    result = run_module(mod, base_args(tmp_path))
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True and result["passed"] is True and result["failures"] == []
+    assert undocumented_keys(mod, result) == []
+    assert fake.seen["params"] == ("leader_stop-1",)  # run_id from run.json
+    out = result["report_dir"]
+    assert os.path.basename(out).startswith("leader_stop-") and out.endswith("Z")
+    an = result["analysis"]
+    assert an["write_gap_s"] == pytest.approx(3.0, abs=0.05)
+    assert an["gap_start"] == pytest.approx(3.983, abs=0.01) and an["gap_end"] == pytest.approx(7.003, abs=0.01)
+    assert an["failed_writes"] == 6 and an["unknown_writes"] == 1
+    assert an["lost_writes"]["count"] == 0 and an["lost_writes"]["checked"] is True
+    assert an["split_brain"]["detected"] is False and an["reads"]["ok"] > 0
+    row = result["summary_row"]
+    assert row["experiment"] == "leader_stop" and row["passed"] is True and row["lost_writes"] == 0
+
+    with open(result["files"]["json"]) as fh:
+        doc = json.load(fh)
+    assert doc["summary_row"] == row and doc["passed"] is True
+    assert doc["analysis"]["writes"]["ok"] == len(ok_ids)
+    assert [e["event"] for e in doc["events"]] == ["load_started", "fault_injected", "fault_cleared", "load_stopped"]
+    assert doc["events"][1]["rel"] == 4.0
+    assert doc["state_before"]["leader"] == "patroni1" and doc["settings"]["patroni_ttl"] == 30
+    assert "S3cretPassw0rd" not in json.dumps(doc) and "S3cretPassw0rd" not in json.dumps(result)
+
+    md = open(result["files"]["md"]).read()
+    assert "| leader_stop | yes | 3.020 | 6 | 1 | 0 | no |" in md
+    assert "| 4.000 | fault_injected | stop patroni1 |" in md
+    assert "| patroni1 | 172.28.10.11 | Leader  | running   |  1 |" in md
+    assert "| new leader | yes | patroni1 -> patroni2 |" in md
+    assert "**PASSED**" in md
+    png = result["files"]["png"]
+    assert os.path.getsize(png) > 10000
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bounds_failures_are_readable(tmp_path, monkeypatch, run_module, fast_png):
+    ok_ids = make_run(str(tmp_path / "run"), gap=4.0)
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([i for i in ok_ids if i != 10]))
+    result = run_module(mod, base_args(tmp_path, bounds={"max_write_gap_s": 2.5, "max_failed_writes": 3},
+                                       assertions=[{"name": "old leader back as replica", "passed": False}]))
+    assert result["passed"] is False and result["summary_row"]["passed"] is False
+    text = "\n".join(result["failures"])
+    assert "write gap 4.0" in text and "> max_write_gap_s 2.5 s" in text
+    assert "failed write attempts" in text and "> max_failed_writes 3" in text
+    assert "1 acknowledged write(s) lost > max_lost_writes 0 (ids 10)" in text
+    assert "assertion failed: old leader back as replica" in text
+    assert result["analysis"]["lost_writes"]["ids"] == [10]
+    md = open(result["files"]["md"]).read()
+    assert "**FAILED:**" in md and "1 (ids 10)" in md
+
+
+def test_unreachable_final_ids_fail_the_lost_write_bound(tmp_path, monkeypatch, run_module, no_sleep, fast_png):
+    make_run(str(tmp_path / "run"))
+    fake = fake_psycopg2([], failures=99)
+    monkeypatch.setattr(mod, "psycopg2", fake)
+    result = run_module(mod, base_args(tmp_path, connect_retries=3))
+    assert fake.seen["connects"] == 3
+    assert result["passed"] is False
+    assert any("lost writes could not be checked" in f and "timeout expired" in f for f in result["failures"])
+    assert result["analysis"]["lost_writes"]["count"] is None
+    assert any("could not read the final ids" in w for w in warning_texts(result))
+
+
+def test_retries_until_the_final_ids_answer(tmp_path, monkeypatch, run_module, no_sleep, fast_png):
+    ok_ids = make_run(str(tmp_path / "run"))
+    fake = fake_psycopg2(ok_ids, failures=2)
+    monkeypatch.setattr(mod, "psycopg2", fake)
+    result = run_module(mod, base_args(tmp_path))
+    assert result["passed"] is True and fake.seen["connects"] == 3
+    assert fake.seen["kwargs"]["connect_timeout"] == 3 and fake.seen["kwargs"]["password"] == DSN["password"]
+
+
+def test_without_final_ids_dsn_lost_writes_are_not_checked(tmp_path, run_module, fast_png):
+    make_run(str(tmp_path / "run"))
+    args = base_args(tmp_path)
+    del args["final_ids_dsn"]
+    result = run_module(mod, args)
+    assert result["passed"] is True and result["analysis"]["lost_writes"]["count"] is None
+    assert any("not checked" in w for w in warning_texts(result))
+    assert "not checked" in open(result["files"]["md"]).read()
+
+
+def test_check_mode_computes_and_writes_nothing(tmp_path, monkeypatch, run_module):
+    make_run(str(tmp_path / "run"))
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([]))
+    result = run_module(mod, base_args(tmp_path), check_mode=True)
+    assert result["changed"] is True and "nothing written" in result["msg"]
+    assert result["passed"] is False  # every acknowledged write is "lost" against an empty table
+    assert not os.path.exists(str(tmp_path / "reports"))
+
+
+def test_missing_ledger_fails(tmp_path, run_module):
+    result = run_module(mod, base_args(tmp_path))
+    assert result["failed"] and "no ledger" in result["msg"]
+
+
+def test_empty_ledger_reports_without_crashing(tmp_path, monkeypatch, run_module):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "ledger.jsonl").write_text("")
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([]))
+    result = run_module(mod, base_args(tmp_path))
+    assert not result.get("failed")
+    assert result["passed"] is False and "no write was attempted" in result["failures"][0]
+    assert os.path.getsize(result["files"]["png"]) > 0
+
+
+def test_unique_report_dir(tmp_path):
+    import datetime
+    now = datetime.datetime(2026, 11, 25, 22, 45, 0, tzinfo=datetime.timezone.utc)
+    first = mod.unique_report_dir(str(tmp_path), "leader stop", now)
+    assert first.endswith("leader_stop-20261125T224500Z")
+    os.makedirs(first)
+    assert mod.unique_report_dir(str(tmp_path), "leader stop", now) == first + "-2"
+
+
+def test_plot_series_scales_or_drops_the_partial_last_second():
+    buckets = [{"t": 0.0, "writes_ok": 50, "reads_ok": 50, "errors": 0},
+               {"t": 1.0, "writes_ok": 50, "reads_ok": 49, "errors": 1},
+               {"t": 2.0, "writes_ok": 25, "reads_ok": 25, "errors": 0}]
+    x, ys = mod.plot_series(buckets, 2.5)
+    assert x == [0.0, 1.0, 2.0, 2.5]
+    assert ys["writes_ok"] == [50, 50, 50, 50] and ys["errors"] == [0, 1, 0, 0]
+    x, ys = mod.plot_series(buckets, 2.1)  # a tenth of a second: dropped
+    assert x == [0.0, 1.0, 2.0] and ys["reads_ok"] == [50, 49, 49]
+    assert mod.plot_series([], None) == ([], {"writes_ok": [], "reads_ok": [], "errors": []})

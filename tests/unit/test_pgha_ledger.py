@@ -1,0 +1,303 @@
+"""module_utils/pgha_ledger.py on synthetic ledgers: gaps, losses, unknown outcomes, split brain, plot buckets."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from ansible.module_utils import pgha_ledger as L
+
+T0 = 1_700_000_000.0
+A, B = "172.28.10.11", "172.28.10.12"
+
+
+def write(i: int, t: float, outcome: str = "ok", server: Optional[str] = A, timeline: Optional[int] = 1,
+          dur: float = 0.004) -> Dict[str, Any]:
+    ok = outcome == "ok"
+    return L.make_record("write", T0 + t, T0 + t + dur, outcome, id=i, server=server if ok else None,
+                         timeline=timeline if ok else None, in_recovery=False if ok else None,
+                         error=None if ok else "OperationalError: boom")
+
+
+def read(t: float, outcome: str = "ok", server: str = B) -> Dict[str, Any]:
+    return L.make_record("read", T0 + t, T0 + t + 0.002, outcome, server=server if outcome == "ok" else None,
+                         in_recovery=True if outcome == "ok" else None, timeline=1 if outcome == "ok" else None,
+                         error=None if outcome == "ok" else "refused")
+
+
+def poll(rnd: int, node: str, writable: Optional[bool], t: Optional[float] = None) -> Dict[str, Any]:
+    t = rnd * 0.5 if t is None else t
+    if writable is None:
+        return L.make_record("poll", T0 + t, T0 + t + 0.002, "error", node=node, round=rnd, error="timeout")
+    return L.make_record("poll", T0 + t, T0 + t + 0.002, "ok", node=node, round=rnd, writable=writable,
+                         in_recovery=not writable, timeline=1)
+
+
+def steady(first_id: int, t_from: float, t_to: float, rate: float = 50.0, **kw: Any) -> List[Dict[str, Any]]:
+    out = []
+    i, t = first_id, t_from
+    while t < t_to - 1e-9:
+        out.append(write(i, t, **kw))
+        i += 1
+        t += 1.0 / rate
+    return out
+
+
+def events(start: float = 0.0, stop: float = 10.0, *extra: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [L.make_event(L.LOAD_STARTED, t=T0 + start)] + list(extra) + [L.make_event(L.LOAD_STOPPED, t=T0 + stop)]
+
+
+def ids(records: List[Dict[str, Any]], outcome: str = "ok") -> List[int]:
+    return [r["id"] for r in records if r["kind"] == "write" and r["outcome"] == outcome]
+
+
+# ------------------------------------------------------------------------------------------- records
+def test_make_record_has_every_field_and_validates():
+    rec = write(1, 0.0)
+    assert set(rec) == set(L.RECORD_FIELDS)
+    with pytest.raises(ValueError):
+        L.make_record("insert", 1.0, 2.0, "ok")
+    with pytest.raises(ValueError):
+        L.make_record("write", 1.0, 2.0, "maybe")
+    with pytest.raises(ValueError):
+        L.make_event("")
+
+
+def test_jsonl_round_trip_skips_partial_lines(tmp_path):
+    path = str(tmp_path / "ledger.jsonl")
+    with L.JsonlAppender(path) as app:
+        assert app.append(write(1, 0.0))
+        assert app.append(write(2, 0.02))
+    assert not app.append(write(3, 0.04))  # closed: ignored, never raises
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"kind": "write", "id": 4, "sta')  # a line being written
+    assert [r["id"] for r in L.read_jsonl(path)] == [1, 2]
+    assert L.read_jsonl(str(tmp_path / "missing.jsonl")) == []
+
+
+def test_appender_is_thread_safe(tmp_path):
+    path = str(tmp_path / "ledger.jsonl")
+    app = L.JsonlAppender(path)
+
+    def work(base: int) -> None:
+        for i in range(200):
+            app.append(write(base + i, i * 0.01))
+
+    threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    app.close()
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    assert len(lines) == 800 and all(json.loads(line)["kind"] == "write" for line in lines)
+
+
+def test_ledger_tail_returns_only_new_complete_lines(tmp_path):
+    path = str(tmp_path / "ledger.jsonl")
+    tail = L.LedgerTail(path)
+    assert tail.poll() == []
+    L.append_jsonl(path, write(1, 0.0))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"kind": "write", "id": 2')
+    assert [r["id"] for r in tail.poll()] == [1]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(', "outcome": "ok"}\n')
+    assert [r["id"] for r in tail.poll()] == [2]
+    assert tail.poll() == []
+
+
+def test_count_outcomes():
+    recs = [write(1, 0), write(2, 1, "error"), write(3, 2, "unknown"), read(0), read(1, "error"), poll(0, "n1", True)]
+    c = L.count_outcomes(recs)
+    assert c["write"] == {"ok": 1, "error": 1, "unknown": 1, "total": 3}
+    assert c["read"] == {"ok": 1, "error": 1, "unknown": 0, "total": 2}
+    assert c["poll"]["ok"] == 1
+
+
+def test_percentile_nearest_rank():
+    assert L.percentile([], 50) is None
+    assert L.percentile([5.0], 99) == 5.0
+    assert L.percentile(list(range(1, 101)), 50) == 50
+    assert L.percentile(list(range(1, 101)), 99) == 99
+
+
+# ------------------------------------------------------------------------------------------- analysis
+def test_clean_run():
+    recs = steady(1, 0.0, 10.0)
+    an = L.analyze(recs, events(0.0, 10.0), final_ids=ids(recs))
+    w = an.writes
+    assert w.attempts == 500 and w.ok == 500 and w.failed == 0
+    assert w.max_gap_s == pytest.approx(0.02, abs=1e-3)
+    assert w.leading_gap_s == pytest.approx(0.004, abs=1e-3)
+    assert w.trailing_gap_s == pytest.approx(10.0 - 9.984, abs=1e-3)  # last write 9.98 .. 9.984
+    assert w.ok_per_s == 50.0 and w.servers == [A] and w.timelines == [1]
+    assert w.latency_ms["p50"] == pytest.approx(4.0, abs=0.01)
+    assert an.lost.checked and an.lost.lost == 0 and an.lost.final_rows == 500
+    assert not an.split_brain.detected and an.split_brain.detail == "none"
+    assert an.duration_s == 10.0
+    assert json.loads(json.dumps(an.to_dict()))["writes"]["ok"] == 500
+
+
+def test_failover_gap_in_the_middle():
+    before = steady(1, 0.0, 4.0)
+    failed = [write(201, 4.0, "error"), write(202, 5.0, "unknown"), write(203, 6.0, "error")]
+    after = steady(204, 7.5, 10.0, server=B, timeline=2)
+    recs = before + failed + after
+    an = L.analyze(recs, events(0.0, 10.0), final_ids=ids(before) + ids(after))
+    w = an.writes
+    assert w.error == 2 and w.unknown == 1 and w.failed == 3 and w.ok == 200 + 125
+    last_before, first_after = before[-1]["end"], after[0]["end"]
+    assert w.gap_start == last_before and w.gap_end == first_after
+    assert w.max_gap_s == pytest.approx(first_after - last_before, abs=1e-3)
+    assert w.failed_in_gap == 3
+    assert w.servers == [A, B] and w.timelines == [1, 2]
+    assert w.last_error == "OperationalError: boom"
+    assert an.lost.lost == 0 and an.lost.unknown_absent == [202]
+    assert not an.split_brain.detected  # A...A then B...B
+
+
+def test_unknown_outcomes_present_or_absent_are_never_losses():
+    recs = steady(1, 0.0, 1.0) + [write(51, 1.0, "unknown"), write(52, 1.1, "unknown")] + steady(53, 1.2, 2.0)
+    final = ids(recs) + [51]
+    an = L.analyze(recs, final_ids=final)
+    assert an.lost.lost == 0 and an.lost.lost_ids == []
+    assert an.lost.unknown_present == [51] and an.lost.unknown_absent == [52]
+    assert an.lost.error_present == []
+
+
+def test_acknowledged_id_missing_is_one_loss():
+    recs = steady(1, 0.0, 2.0)
+    final = [i for i in ids(recs) if i != 37]
+    an = L.analyze(recs, final_ids=final)
+    assert an.lost.checked and an.lost.lost == 1 and an.lost.lost_ids == [37]
+    assert an.lost.acknowledged == 100 and an.lost.final_rows == 99
+
+
+def test_failed_write_present_in_the_table_is_an_anomaly_not_a_loss():
+    recs = steady(1, 0.0, 1.0) + [write(51, 1.0, "error")]
+    an = L.analyze(recs, final_ids=ids(recs) + [51, 9999])
+    assert an.lost.lost == 0 and an.lost.error_present == [51]
+    assert an.lost.final_rows == 51  # 9999 was never attempted by this ledger
+
+
+def test_lost_writes_unchecked_without_final_ids():
+    an = L.analyze(steady(1, 0.0, 1.0))
+    assert an.lost.checked is False and an.lost.lost is None and an.lost.acknowledged == 50
+
+
+def test_interleaved_acknowledgements_from_two_servers_are_split_brain():
+    # B takes over at t=2 but A keeps acknowledging at t=3 while B acknowledges until t=4 (overlapping clocks).
+    recs = steady(1, 0.0, 2.0) + steady(101, 2.0, 4.0, rate=10, server=B, timeline=2)
+    recs.append(write(500, 3.01, server=A, timeline=1, dur=0.05))
+    an = L.analyze(recs)
+    sb = an.split_brain
+    # Interleaving is symmetric: A's late write lies inside B's span, and B's writes 2.0 .. 3.0 inside A's.
+    found = {(x["id"], x["inside_server"]) for x in sb.interleaved}
+    assert (500, B) in found
+    assert {(i, A) for i in range(101, 112)} <= found
+    assert sb.detected and sb.interleaved_writes == 12
+    assert "12 acknowledged write(s) interleaved" in sb.detail
+
+
+def test_sequential_a_then_b_is_no_split_brain():
+    recs = steady(1, 0.0, 2.0) + steady(101, 2.0, 4.0, server=B, timeline=2)
+    assert not L.analyze(recs).split_brain.detected
+
+
+def test_switch_back_on_a_new_timeline_is_no_split_brain():
+    recs = steady(1, 0.0, 2.0) + steady(101, 2.5, 4.0, server=B, timeline=2) + steady(300, 4.5, 6.0, timeline=3)
+    assert not L.analyze(recs).split_brain.detected
+
+
+def test_poll_round_with_two_writable_nodes_is_split_brain():
+    polls = []
+    for rnd in range(6):
+        polls += [poll(rnd, "patroni1", rnd < 4), poll(rnd, "patroni2", rnd >= 3), poll(rnd, "patroni3", None)]
+    an = L.analyze(steady(1, 0.0, 3.0) + polls)
+    sb = an.split_brain
+    assert sb.detected and sb.writable_rounds == 1
+    assert sb.rounds[0]["round"] == 3 and sb.rounds[0]["nodes"] == ["patroni1", "patroni2"]
+    assert [c["writable"] for c in an.writable_changes] == [["patroni1"], ["patroni1", "patroni2"], ["patroni2"]]
+    assert an.polls["error"] == 6 and an.polls["ok"] == 12
+
+
+def test_poll_rounds_with_a_clean_handover_are_no_split_brain():
+    polls = []
+    for rnd in range(6):
+        polls += [poll(rnd, "patroni1", rnd < 3), poll(rnd, "patroni2", rnd >= 4)]
+    an = L.analyze(polls)
+    assert not an.split_brain.detected
+    assert [c["writable"] for c in an.writable_changes] == [["patroni1"], [], ["patroni2"]]
+
+
+def test_gaps_at_the_very_start_and_end_are_reported_apart():
+    recs = [write(1, 0.1, "error"), write(2, 1.0, "error")] + steady(3, 3.0, 6.0) + [write(999, 8.0, "error")]
+    an = L.analyze(recs, events(0.0, 10.0))
+    w = an.writes
+    assert w.leading_gap_s == pytest.approx(3.004, abs=1e-3)
+    assert w.trailing_gap_s == pytest.approx(10.0 - recs[-2]["end"] + T0, abs=1e-3)
+    assert w.max_gap_s == pytest.approx(0.02, abs=1e-3)  # the interior is steady
+
+
+def test_load_window_falls_back_to_the_records():
+    recs = steady(1, 1.0, 2.0)
+    start, stop = L.load_window(recs)
+    assert start == recs[0]["start"] and stop == recs[-1]["end"]
+    assert L.load_window(recs, events(0.5, 3.0)) == (T0 + 0.5, T0 + 3.0)
+    assert L.load_window(recs, (), load_start=T0, load_stop=T0 + 9) == (T0, T0 + 9)
+
+
+def test_no_successful_write_makes_the_whole_run_a_gap():
+    recs = [write(1, 0.5, "error"), write(2, 1.5, "error")]
+    w = L.analyze(recs, events(0.0, 4.0)).writes
+    assert w.ok == 0 and w.max_gap_s is None and w.leading_gap_s == 4.0 and w.trailing_gap_s == 4.0
+
+
+def test_empty_ledger_does_not_crash():
+    an = L.analyze([], [], final_ids=[])
+    assert an.load_start is None and an.duration_s is None
+    assert an.writes.attempts == 0 and an.writes.max_gap_s is None and an.writes.leading_gap_s is None
+    assert an.writes.latency_ms["p50"] is None and an.reads.ok == 0
+    assert an.lost.lost == 0 and not an.split_brain.detected
+    assert L.timeline_buckets([]) == []
+    json.dumps(an.to_dict())
+
+
+def test_reads_have_the_same_figures():
+    recs = [read(t / 10) for t in range(0, 20)] + [read(2.0, "error")] + [read(3.0 + t / 10) for t in range(10)]
+    r = L.analyze(recs, events(0.0, 4.0)).reads
+    assert r.ok == 30 and r.error == 1 and r.servers == [B]
+    assert r.max_gap_s == pytest.approx(3.0 - 1.9, abs=1e-3)
+
+
+# ------------------------------------------------------------------------------------------- buckets
+def test_timeline_buckets_count_per_second():
+    recs = steady(1, 0.0, 2.0) + [write(101, 2.2, "error"), write(102, 2.4, "unknown")] + [read(0.5), read(2.5, "error")]
+    buckets = L.timeline_buckets(recs, 1.0, t0=T0, t1=T0 + 4.0)
+    assert [b["t"] for b in buckets] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [b["writes_ok"] for b in buckets] == [50, 50, 0, 0, 0]
+    assert buckets[0]["reads_ok"] == 1
+    assert buckets[2]["errors"] == 3 and buckets[2]["write_errors"] == 1 and buckets[2]["write_unknown"] == 1
+    assert buckets[2]["read_errors"] == 1
+    assert sum(b["errors"] for b in buckets) == 3
+
+
+def test_timeline_buckets_defaults_and_sizes():
+    recs = steady(1, 0.0, 3.0)
+    buckets = L.timeline_buckets(recs, 0.5)
+    assert buckets[0]["t"] == 0.0 and len(buckets) == 6
+    assert sum(b["writes_ok"] for b in buckets) == 150
+    with pytest.raises(ValueError):
+        L.timeline_buckets(recs, 0)
+
+
+def test_relative_events():
+    evs = [L.make_event("fault_cleared", t=T0 + 5), L.make_event("fault_injected", "x", t=T0 + 2)]
+    out = L.relative_events(evs, T0)
+    assert [(e["event"], e["rel"]) for e in out] == [("fault_injected", 2.0), ("fault_cleared", 5.0)]
+    assert L.relative_events(evs, None)[0]["rel"] is None

@@ -1,0 +1,571 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Client load of the chaos experiments: paced writes and reads through the balancers, direct polls of every
+# node, each attempt recorded in a JSONL ledger. Started and stopped by library/pg_load_probe.py.
+"""Run the chaos load client.
+
+    python tools/pgha_loadprobe.py --config RUN_DIR/run.json
+
+Threads (all paced on a monotonic schedule that skips missed slots instead of bursting after an outage):
+
+* writer: one connection, one ``INSERT ... RETURNING`` per transaction then COMMIT; ids 1, 2, 3, ... (per
+  run_id, continuing after the highest id already in the table). Outcome ``ok`` when COMMIT returned,
+  ``error`` when anything failed before COMMIT was sent (the row cannot exist), ``unknown`` when COMMIT itself
+  failed (the row may exist).
+* reader: ``SELECT`` of the answering server, its recovery state and timeline through the read port.
+* one poller per node in ``poll_nodes``: ``pg_is_in_recovery()`` straight from the node; all pollers share
+  the schedule, so the answers of one ``round`` are taken at the same instant.
+
+On any error the connection is closed and opened again after ``backoff`` seconds. libpq's connect_timeout,
+TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs.
+SIGTERM/SIGINT: the threads stop, the files are flushed and the process exits 0 within about 2 seconds.
+
+Config (JSON; only ``writer`` and ``ledger_path`` are required)::
+
+    {"writer": {"host": "172.28.10.100", "port": 5000, "dbname": "app", "user": "app", "password": "...",
+                "sslmode": "prefer"},
+     "reader": {... same keys ..., "port": 5001},
+     "rate": 50, "read_rate": 50, "connect_timeout": 2, "statement_timeout_ms": 2000, "backoff": 0.2,
+     "table": "chaos_ledger", "run_id": "leader_stop", "ledger_path": "...", "events_path": "...",
+     "ready_path": "...", "pid_path": "...",
+     "poll_nodes": [{"name": "patroni1", "host": "172.28.10.11", "port": 5432}], "poll_interval": 0.5}
+
+Nothing secret is logged: the password only goes to libpq.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_MODULE_UTILS = os.path.join(HERE, os.pardir, "module_utils")
+if _MODULE_UTILS not in sys.path:
+    sys.path.insert(0, _MODULE_UTILS)
+
+from pgha_ledger import JsonlAppender, LOAD_STARTED, LOAD_STOPPED, make_event, make_record  # noqa: E402
+
+try:
+    import psycopg2
+    from psycopg2 import sql
+except ImportError:  # pragma: no cover - reported by main()
+    psycopg2 = None  # type: ignore[assignment]
+    sql = None  # type: ignore[assignment]
+
+LOG = logging.getLogger("pgha_loadprobe")
+
+# The timeline a primary writes on: the first 8 hex digits of the current WAL file name. Exact right after a
+# promotion (pg_control_checkpoint().timeline_id only changes at the next checkpoint), but pg_walfile_name()
+# is refused during recovery, so only valid where pg_is_in_recovery() is false.
+PRIMARY_TIMELINE_SQL = "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
+# Any server: a primary as above; a standby reports the timeline its WAL receiver streams (received_tli is
+# only visible with pg_read_all_stats), else the highest of its last restartpoint's and min recovery point's
+# timelines (lower bounds that catch up within a checkpoint).
+ANY_TIMELINE_SQL = (
+    "CASE WHEN pg_is_in_recovery() THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), "
+    "GREATEST((SELECT timeline_id FROM pg_control_checkpoint()), "
+    "(SELECT NULLIF(min_recovery_end_timeline, 0) FROM pg_control_recovery()))) "
+    "ELSE " + PRIMARY_TIMELINE_SQL + " END"
+)
+READ_SQL = "SELECT host(inet_server_addr()), pg_is_in_recovery(), " + ANY_TIMELINE_SQL
+POLL_SQL = READ_SQL
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+READY_REFRESH_S = 1.0
+STOP_GRACE_S = 1.5
+
+
+# ------------------------------------------------------------------------------------------------ config
+@dataclasses.dataclass
+class Dsn:
+    host: str
+    dbname: str
+    user: str
+    port: int = 5432
+    password: str = ""
+    sslmode: Optional[str] = None
+
+
+@dataclasses.dataclass
+class PollNode:
+    name: str
+    host: str
+    port: int = 5432
+
+
+@dataclasses.dataclass
+class Config:
+    writer: Dsn
+    ledger_path: str
+    reader: Optional[Dsn] = None
+    rate: float = 50.0
+    read_rate: Optional[float] = None  # None: same as rate; 0: no reads
+    connect_timeout: float = 2.0
+    statement_timeout_ms: int = 2000
+    backoff: float = 0.2
+    table: str = "chaos_ledger"
+    run_id: str = "chaos"
+    events_path: Optional[str] = None
+    ready_path: Optional[str] = None
+    pid_path: Optional[str] = None
+    poll_nodes: List[PollNode] = dataclasses.field(default_factory=list)
+    poll_interval: float = 0.5
+
+
+def _dsn(data: Any, where: str) -> Dsn:
+    if not isinstance(data, dict):
+        raise ValueError("%s must be an object with host, port, dbname, user, password" % where)
+    missing = [k for k in ("host", "dbname", "user") if not data.get(k)]
+    if missing:
+        raise ValueError("%s lacks %s" % (where, ", ".join(missing)))
+    return Dsn(host=str(data["host"]), dbname=str(data["dbname"]), user=str(data["user"]),
+               port=int(data.get("port") or 5432), password=str(data.get("password") or ""),
+               sslmode=data.get("sslmode") or None)
+
+
+def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
+    """Validate a config dict (raises ValueError naming the bad key); relative paths are taken from base_dir."""
+    if not isinstance(data, dict):
+        raise ValueError("the config must be a JSON object")
+
+    def path(key: str, default: Optional[str]) -> Optional[str]:
+        value = data.get(key) or default
+        return None if value is None else os.path.join(base_dir, value)
+
+    nodes = []
+    for i, node in enumerate(data.get("poll_nodes") or []):
+        if not isinstance(node, dict) or not node.get("host"):
+            raise ValueError("poll_nodes[%d] needs at least a host" % i)
+        nodes.append(PollNode(name=str(node.get("name") or node["host"]), host=str(node["host"]),
+                              port=int(node.get("port") or 5432)))
+    cfg = Config(
+        writer=_dsn(data.get("writer"), "writer"),
+        reader=_dsn(data["reader"], "reader") if data.get("reader") else None,
+        rate=float(data.get("rate") if data.get("rate") is not None else 50),
+        read_rate=None if data.get("read_rate") is None else float(data["read_rate"]),
+        connect_timeout=float(data.get("connect_timeout") or 2),
+        statement_timeout_ms=int(data.get("statement_timeout_ms") or 2000),
+        backoff=float(data.get("backoff") if data.get("backoff") is not None else 0.2),
+        table=str(data.get("table") or "chaos_ledger"),
+        run_id=str(data.get("run_id") or "chaos"),
+        ledger_path=path("ledger_path", "ledger.jsonl"),  # type: ignore[arg-type]
+        events_path=path("events_path", "events.jsonl"),
+        ready_path=path("ready_path", "ready.json"),
+        pid_path=path("pid_path", None),
+        poll_nodes=nodes,
+        poll_interval=float(data.get("poll_interval") or 0.5),
+    )
+    if cfg.rate <= 0:
+        raise ValueError("rate must be positive, got %s" % cfg.rate)
+    if cfg.read_rate is not None and cfg.read_rate < 0:
+        raise ValueError("read_rate must be 0 (no reads) or positive, got %s" % cfg.read_rate)
+    if cfg.poll_interval <= 0:
+        raise ValueError("poll_interval must be positive")
+    if not IDENT_RE.match(cfg.table):
+        raise ValueError("table must be a plain identifier (optionally schema.table), got %r" % cfg.table)
+    return cfg
+
+
+def load_config(path: str) -> Config:
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return config_from_dict(data, os.path.dirname(os.path.abspath(path)))
+
+
+def effective_read_rate(cfg: Config) -> float:
+    if cfg.reader is None:
+        return 0.0
+    return cfg.rate if cfg.read_rate is None else cfg.read_rate
+
+
+def connect_kwargs(dsn: Dsn, connect_timeout: float, statement_timeout_ms: int, application_name: str,
+                   libpq_version: int = 0) -> Dict[str, Any]:
+    """psycopg2.connect() keyword arguments: short connect timeout, aggressive keepalives, statement_timeout."""
+    kw: Dict[str, Any] = dict(
+        host=dsn.host, port=dsn.port, dbname=dsn.dbname, user=dsn.user, password=dsn.password,
+        # libpq treats anything below 2 seconds as 2.
+        connect_timeout=max(2, int(math.ceil(connect_timeout))),
+        keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2,
+        application_name=application_name,
+        options="-c statement_timeout=%d" % int(statement_timeout_ms),
+    )
+    if dsn.sslmode:
+        kw["sslmode"] = dsn.sslmode
+    if libpq_version >= 120000:
+        # Unacknowledged data for this long closes the connection (a peer that vanished mid-statement).
+        kw["tcp_user_timeout"] = max(2000, int(math.ceil(connect_timeout)) * 1000)
+    return kw
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: exception class and the first line(s) of libpq's message, never longer than 300 chars."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = "%s: %s" % (type(exc).__name__, text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# ------------------------------------------------------------------------------------------------ pacing
+class Pacer:
+    """Slots at ``t0 + k / rate`` on a monotonic clock: no drift, and after a stall the missed slots are skipped
+    (counted in ``skipped``) instead of being run back to back.
+    """
+
+    def __init__(self, rate: float, stop: threading.Event, t0: Optional[float] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / float(rate)
+        self.stop = stop
+        self.clock = clock
+        self.t0 = clock() if t0 is None else t0
+        self.k = 0
+        self.skipped = 0
+
+    def next_slot(self) -> Optional[int]:
+        """Wait for the next slot and return its index, or None once ``stop`` is set."""
+        if self.stop.is_set():
+            return None
+        target = self.t0 + self.k * self.interval
+        now = self.clock()
+        if target > now:
+            if self.stop.wait(target - now):
+                return None
+        elif now - target >= self.interval:
+            current = int((now - self.t0) / self.interval)
+            self.skipped += current - self.k
+            self.k = current
+        slot = self.k
+        self.k += 1
+        return slot
+
+
+# ------------------------------------------------------------------------------------------------- probe
+class Counters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.data: Dict[str, Dict[str, int]] = {k: {"ok": 0, "error": 0, "unknown": 0} for k in ("write", "read", "poll")}
+        self.first_ok: Dict[str, Optional[float]] = {"write": None, "read": None}
+
+    def add(self, kind: str, outcome: str, t: float) -> None:
+        with self._lock:
+            self.data[kind][outcome] += 1
+            if outcome == "ok" and kind in self.first_ok and self.first_ok[kind] is None:
+                self.first_ok[kind] = t
+
+    def snapshot(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"counts": {k: dict(v) for k, v in self.data.items()}, "first_ok": dict(self.first_ok)}
+
+
+class Probe:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.stop = threading.Event()
+        self.counters = Counters()
+        self.ledger = JsonlAppender(cfg.ledger_path)
+        self.events = JsonlAppender(cfg.events_path) if cfg.events_path else None
+        self.started = time.time()
+        self.threads: List[threading.Thread] = []
+        self.libpq_version = int(getattr(psycopg2, "__libpq_version__", 0) or 0)
+        self.first_id: Optional[int] = None
+        self.skipped: Dict[str, int] = {}
+
+    # -- helpers
+    def record(self, **fields: Any) -> None:
+        rec = make_record(**fields)
+        if self.ledger.append(rec):
+            self.counters.add(rec["kind"], rec["outcome"], rec["end"])
+
+    def event(self, name: str, detail: str = "") -> None:
+        if self.events is not None:
+            self.events.append(make_event(name, detail))
+
+    def connect(self, dsn: Dsn, role: str, autocommit: bool, statement_timeout_ms: Optional[int] = None) -> Any:
+        conn = psycopg2.connect(**connect_kwargs(
+            dsn, self.cfg.connect_timeout, statement_timeout_ms or self.cfg.statement_timeout_ms,
+            "pgha-loadprobe-%s" % role, self.libpq_version))
+        conn.autocommit = autocommit
+        return conn
+
+    @staticmethod
+    def close(conn: Any) -> None:
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    def backoff(self) -> None:
+        self.stop.wait(self.cfg.backoff)
+
+    # -- writer
+    def setup_table(self, conn: Any) -> int:
+        """Create the table if missing; return the highest id of this run_id already in it (0 if none)."""
+        table = sql.Identifier(*self.cfg.table.split("."))
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, id bigint NOT NULL, "
+                "written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, id))").format(table))
+            cur.execute(sql.SQL("SELECT COALESCE(max(id), 0) FROM {} WHERE run_id = %s").format(table),
+                        (self.cfg.run_id,))
+            highest = int(cur.fetchone()[0])
+        conn.commit()
+        return highest
+
+    def writer_loop(self) -> None:
+        cfg = self.cfg
+        insert = sql.SQL(
+            "INSERT INTO {} (run_id, id, written_at) VALUES (%s, %s, now()) "
+            "RETURNING host(inet_server_addr()), " + PRIMARY_TIMELINE_SQL).format(
+            sql.Identifier(*cfg.table.split(".")))
+        pacer = Pacer(cfg.rate, self.stop)
+        conn = None
+        next_id: Optional[int] = None
+        streak = 0
+        last_server: Tuple[Any, Any] = (None, None)
+        while pacer.next_slot() is not None:
+            self.skipped["write"] = pacer.skipped
+            if conn is None:
+                t_start = time.time()
+                try:
+                    conn = self.connect(cfg.writer, "writer", autocommit=False)
+                    if next_id is None:
+                        next_id = self.setup_table(conn) + 1
+                        self.first_id = next_id
+                        LOG.info("writer: table %s ready, first id %d", cfg.table, next_id)
+                except Exception as exc:  # noqa: BLE001
+                    self.close(conn)
+                    conn = None
+                    if streak == 0:
+                        LOG.warning("writer: cannot connect: %s", describe_error(exc))
+                    streak += 1
+                    if next_id is not None:
+                        # A write attempt that could not even connect: certainly not written.
+                        self.record(kind="write", id=next_id, start=t_start, end=time.time(), outcome="error",
+                                    error="connect: " + describe_error(exc))
+                        next_id += 1
+                    self.backoff()
+                    continue
+            assert next_id is not None
+            wid = next_id
+            next_id += 1
+            start = time.time()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(insert, (cfg.run_id, wid))
+                    server, timeline = cur.fetchone()
+            except Exception as exc:  # noqa: BLE001 - COMMIT was never sent: the row cannot exist
+                self.record(kind="write", id=wid, start=start, end=time.time(), outcome="error",
+                            error=describe_error(exc))
+                conn = self._write_failed(conn, streak, exc)
+                streak += 1
+                continue
+            try:
+                conn.commit()
+            except Exception as exc:  # noqa: BLE001 - COMMIT in flight when it broke: maybe written
+                self.record(kind="write", id=wid, start=start, end=time.time(), outcome="unknown",
+                            error="commit: " + describe_error(exc))
+                conn = self._write_failed(conn, streak, exc)
+                streak += 1
+                continue
+            self.record(kind="write", id=wid, start=start, end=time.time(), outcome="ok", server=server,
+                        timeline=timeline, in_recovery=False)
+            if streak:
+                LOG.info("writer: writes succeed again after %d failed attempt(s)", streak)
+                streak = 0
+            if (server, timeline) != last_server:
+                LOG.info("writer: writes acknowledged by %s on timeline %s", server, timeline)
+                last_server = (server, timeline)
+        self.close(conn)
+
+    def _write_failed(self, conn: Any, streak: int, exc: BaseException) -> None:
+        if streak == 0:
+            LOG.warning("writer: write failed: %s", describe_error(exc))
+        self.close(conn)
+        self.backoff()
+        return None
+
+    # -- reader
+    def reader_loop(self) -> None:
+        cfg = self.cfg
+        assert cfg.reader is not None
+        pacer = Pacer(effective_read_rate(cfg), self.stop)
+        conn = None
+        streak = 0
+        last_server = None
+        while pacer.next_slot() is not None:
+            self.skipped["read"] = pacer.skipped
+            start = time.time()
+            try:
+                if conn is None:
+                    conn = self.connect(cfg.reader, "reader", autocommit=True)
+                    start = time.time()
+                with conn.cursor() as cur:
+                    cur.execute(READ_SQL)
+                    server, in_recovery, timeline = cur.fetchone()
+            except Exception as exc:  # noqa: BLE001
+                self.record(kind="read", start=start, end=time.time(), outcome="error", error=describe_error(exc))
+                if streak == 0:
+                    LOG.warning("reader: read failed: %s", describe_error(exc))
+                streak += 1
+                self.close(conn)
+                conn = None
+                self.backoff()
+                continue
+            self.record(kind="read", start=start, end=time.time(), outcome="ok", server=server,
+                        in_recovery=in_recovery, timeline=timeline)
+            if streak:
+                LOG.info("reader: reads succeed again after %d failed attempt(s)", streak)
+                streak = 0
+            if server != last_server:
+                LOG.info("reader: answered by %s (in recovery: %s, timeline %s)", server, in_recovery, timeline)
+                last_server = server
+        self.close(conn)
+
+    # -- pollers
+    def poll_loop(self, node: PollNode, t0: float) -> None:
+        cfg = self.cfg
+        dsn = dataclasses.replace(cfg.writer, host=node.host, port=node.port)
+        pacer = Pacer(1.0 / cfg.poll_interval, self.stop, t0=t0)
+        conn = None
+        last_state: Any = "start"
+        timeout_ms = max(500, min(cfg.statement_timeout_ms, int(cfg.poll_interval * 2000)))
+        while True:
+            rnd = pacer.next_slot()
+            if rnd is None:
+                break
+            start = time.time()
+            try:
+                if conn is None:
+                    conn = self.connect(dsn, "poll-" + node.name, autocommit=True, statement_timeout_ms=timeout_ms)
+                with conn.cursor() as cur:
+                    cur.execute(POLL_SQL)
+                    server, in_recovery, timeline = cur.fetchone()
+            except Exception as exc:  # noqa: BLE001 - the next round reconnects
+                self.record(kind="poll", node=node.name, round=rnd, start=start, end=time.time(), outcome="error",
+                            error=describe_error(exc))
+                self.close(conn)
+                conn = None
+                state: Any = "unreachable"
+            else:
+                self.record(kind="poll", node=node.name, round=rnd, start=start, end=time.time(), outcome="ok",
+                            server=server, in_recovery=in_recovery, writable=not in_recovery, timeline=timeline)
+                state = ("replica" if in_recovery else "primary", timeline)
+            if state != last_state:
+                LOG.info("poll %s: %s", node.name, state if isinstance(state, str) else "%s on timeline %s" % state)
+                last_state = state
+        self.close(conn)
+
+    # -- lifecycle
+    def status(self, stopped: Optional[float] = None) -> Dict[str, Any]:
+        snap = self.counters.snapshot()
+        return {
+            "pid": os.getpid(), "started": self.started, "ready": True, "stopped": stopped,
+            "run_id": self.cfg.run_id, "first_id": self.first_id,
+            "threads": [t.name for t in self.threads], "counts": snap["counts"],
+            "first_ok_write": snap["first_ok"]["write"], "first_ok_read": snap["first_ok"]["read"],
+            "skipped_slots": dict(self.skipped),
+        }
+
+    def write_status(self, stopped: Optional[float] = None) -> None:
+        if self.cfg.ready_path:
+            write_json_atomic(self.cfg.ready_path, self.status(stopped))
+
+    def start_threads(self) -> None:
+        specs: List[Tuple[str, Callable[..., None], Tuple[Any, ...]]] = [("writer", self.writer_loop, ())]
+        if effective_read_rate(self.cfg) > 0:
+            specs.append(("reader", self.reader_loop, ()))
+        t0 = time.monotonic()
+        for node in self.cfg.poll_nodes:
+            specs.append(("poll-" + node.name, self.poll_loop, (node, t0)))
+        for name, target, args in specs:
+            thread = threading.Thread(target=self._guard, args=(name, target) + args, name=name, daemon=True)
+            self.threads.append(thread)
+        for thread in self.threads:
+            thread.start()
+
+    def _guard(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        """A thread must never die silently: log the bug, wait a little, run the loop again."""
+        while not self.stop.is_set():
+            try:
+                target(*args)
+                return
+            except Exception:  # noqa: BLE001
+                LOG.exception("%s: unexpected error, restarting the loop", name)
+                self.stop.wait(1.0)
+
+    def run(self) -> int:
+        cfg = self.cfg
+        if cfg.pid_path:
+            write_json_atomic(cfg.pid_path, os.getpid(), plain=True)
+        LOG.info("load: run_id %s, writes %s/s to %s:%s, reads %s/s%s, %d node(s) polled every %ss, table %s",
+                 cfg.run_id, cfg.rate, cfg.writer.host, cfg.writer.port, effective_read_rate(cfg),
+                 " from %s:%s" % (cfg.reader.host, cfg.reader.port) if cfg.reader else "",
+                 len(cfg.poll_nodes), cfg.poll_interval, cfg.table)
+        self.started = time.time()
+        self.event(LOAD_STARTED, "pid %d" % os.getpid())
+        self.start_threads()
+        self.write_status()
+        while not self.stop.wait(READY_REFRESH_S):
+            self.write_status()
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        deadline = time.monotonic() + STOP_GRACE_S
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        stopped = time.time()
+        self.event(LOAD_STOPPED, "stuck threads abandoned: %s" % ", ".join(stuck) if stuck else "")
+        self.ledger.close()
+        if self.events is not None:
+            self.events.close()
+        self.write_status(stopped)
+        snap = self.counters.snapshot()["counts"]
+        LOG.info("load stopped: writes %s, reads %s, polls %s%s", snap["write"], snap["read"], snap["poll"],
+                 " (abandoned: %s)" % ", ".join(stuck) if stuck else "")
+        return 0
+
+
+def write_json_atomic(path: str, data: Any, plain: bool = False) -> None:
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(("%s\n" % data) if plain else json.dumps(data) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="run.json written by the pg_load_probe module")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s.%(msecs)03d %(threadName)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    if psycopg2 is None:
+        LOG.error("psycopg2 is not installed for %s: run the load with the project's virtualenv python",
+                  sys.executable)
+        return 2
+    try:
+        cfg = load_config(args.config)
+    except (OSError, ValueError) as exc:
+        LOG.error("bad config %s: %s", args.config, exc)
+        return 2
+    probe = Probe(cfg)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        LOG.info("signal %d: stopping", signum)
+        probe.stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return probe.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
