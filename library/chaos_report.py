@@ -94,9 +94,10 @@ options:
         description: Most failed write attempts (error + unknown).
         type: int
       max_lost_writes:
-        description: Most acknowledged writes missing from the table.
+        description:
+          - Most acknowledged writes missing from the table. Omitted, lost writes are counted and
+            reported but do not fail the run (e.g. a crash with asynchronous replication).
         type: int
-        default: 0
       allow_split_brain:
         description: Accept evidence of two primaries at once.
         type: bool
@@ -562,7 +563,7 @@ def build_argument_spec() -> Dict[str, Any]:
             max_write_gap_s=dict(type="float"),
             max_read_gap_s=dict(type="float"),
             max_failed_writes=dict(type="int"),
-            max_lost_writes=dict(type="int", default=0),
+            max_lost_writes=dict(type="int"),
             allow_split_brain=dict(type="bool", default=False),
         )),
     )

@@ -106,7 +106,7 @@ def base_args(tmp_path, **kw: Any) -> Dict[str, Any]:
            "settings": {"patroni_ttl": 30, "patroni_loop_wait": 10},
            "state_before": {"leader": "patroni1", "table": TABLE}, "state_after": {"leader": "patroni2"},
            "assertions": [{"name": "new leader", "passed": True, "detail": "patroni1 -> patroni2"}],
-           "final_ids_dsn": DSN, "bounds": {"max_write_gap_s": 10, "max_failed_writes": 20}}
+           "final_ids_dsn": DSN, "bounds": {"max_write_gap_s": 10, "max_failed_writes": 20, "max_lost_writes": 0}}
     out.update(kw)
     return out
 
@@ -155,7 +155,7 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
 def test_bounds_failures_are_readable(tmp_path, monkeypatch, run_module, fast_png):
     ok_ids = make_run(str(tmp_path / "run"), gap=4.0)
     monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([i for i in ok_ids if i != 10]))
-    result = run_module(mod, base_args(tmp_path, bounds={"max_write_gap_s": 2.5, "max_failed_writes": 3},
+    result = run_module(mod, base_args(tmp_path, bounds={"max_write_gap_s": 2.5, "max_failed_writes": 3, "max_lost_writes": 0},
                                        assertions=[{"name": "old leader back as replica", "passed": False}]))
     assert result["passed"] is False and result["summary_row"]["passed"] is False
     text = "\n".join(result["failures"])
