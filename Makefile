@@ -9,13 +9,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test lint unit molecule venv host image
+.PHONY: help up down status test lint unit molecule venv host image chaos bench-failover
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make test    lint + unit tests + Molecule (what CI runs)"
+	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
+	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
 
 venv: $(VENV)/.installed
 
@@ -52,5 +54,12 @@ unit: venv
 
 molecule: image
 	molecule test --scenario-name default
+
+chaos: venv
+	ansible-playbook chaos/all.yml
+
+N ?= 5
+bench-failover: venv
+	python tools/bench_failover.py --runs $(N)
 
 test: lint unit molecule

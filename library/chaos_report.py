@@ -179,6 +179,10 @@ analysis:
     split_brain: {description: "detected (bool) and detail.", type: dict}
     reads: {description: "Read figures: gap_s, gap_start, gap_end, ok, failed, latency_ms.", type: dict}
     duration_s: {description: Duration of the load., type: float}
+settings:
+  description: The settings the experiment ran with (as given in O(settings)).
+  returned: always
+  type: dict
 summary_row:
   description: One row for a table of all experiments (the same columns as the report's summary).
   returned: always
@@ -627,7 +631,8 @@ def main() -> None:
         "load_config": {k: v for k, v in run_cfg.items() if k not in ("writer", "reader")},
     }
     result: Dict[str, Any] = dict(changed=True, report_dir=out_dir, files=files, passed=passed, failures=failures,
-                                  analysis=short_analysis(an), summary_row=row, events=events)
+                                  analysis=short_analysis(an), summary_row=row, events=events,
+                                  settings=doc["settings"])
     if module.check_mode:
         result["msg"] = "check mode: report computed, nothing written"
         module.exit_json(**result)

@@ -87,6 +87,12 @@ options:
     description: Seconds between two poll rounds of O(poll_nodes).
     type: float
     default: 0.5
+  max_duration:
+    description:
+      - Seconds after which the load stops by itself, so that a playbook interrupted before O(state=stopped)
+        never leaves a client writing forever.
+    type: float
+    default: 3600
   connect_timeout:
     description: libpq connect timeout in seconds (libpq uses at least 2).
     type: int
@@ -338,6 +344,7 @@ def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[
         "reader": dsn_config(p.get("reader")),
         "rate": p["rate"],
         "read_rate": p["rate"] if p.get("read_rate") is None else p["read_rate"],
+        "max_duration": p.get("max_duration") or 3600,
         "connect_timeout": p["connect_timeout"],
         "statement_timeout_ms": p["statement_timeout_ms"],
         "backoff": p["backoff"],
@@ -619,6 +626,7 @@ def build_argument_spec() -> Dict[str, Any]:
         rate=dict(type="int", default=50),
         read_rate=dict(type="int"),
         poll_interval=dict(type="float", default=0.5),
+        max_duration=dict(type="float", default=3600),
         connect_timeout=dict(type="int", default=2),
         statement_timeout_ms=dict(type="int", default=2000),
         backoff=dict(type="float", default=0.2),

@@ -119,6 +119,9 @@ class Config:
     pid_path: Optional[str] = None
     poll_nodes: List[PollNode] = dataclasses.field(default_factory=list)
     poll_interval: float = 0.5
+    # Safety net: the load stops by itself after this many seconds, so a playbook killed before
+    # it could stop the load never leaves a client writing forever.
+    max_duration: float = 3600.0
 
 
 def _dsn(data: Any, where: str) -> Dsn:
@@ -163,6 +166,7 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
         pid_path=path("pid_path", None),
         poll_nodes=nodes,
         poll_interval=float(data.get("poll_interval") or 0.5),
+        max_duration=float(data.get("max_duration") or 3600.0),
     )
     if cfg.rate <= 0:
         raise ValueError("rate must be positive, got %s" % cfg.rate)
@@ -513,8 +517,12 @@ class Probe:
         self.event(LOAD_STARTED, "pid %d" % os.getpid())
         self.start_threads()
         self.write_status()
+        deadline = time.monotonic() + cfg.max_duration
         while not self.stop.wait(READY_REFRESH_S):
             self.write_status()
+            if time.monotonic() >= deadline:
+                LOG.warning("max_duration %.0f s reached: stopping on my own", cfg.max_duration)
+                self.stop.set()
         return self.shutdown()
 
     def shutdown(self) -> int:

@@ -255,3 +255,9 @@ def test_sigterm_stops_cleanly_and_flushes(tmp_path):
              if '"poll"' in line]
     assert polls and polls[0]["round"] == 0 and polls[0]["node"] == "n1"
     assert b"s3cret" not in out
+
+
+def test_max_duration_defaults_to_an_hour_and_can_be_set(tmp_path):
+    assert probe_mod.config_from_dict({"writer": WRITER}, str(tmp_path)).max_duration == 3600.0
+    cfg = probe_mod.config_from_dict({"writer": WRITER, "max_duration": 90}, str(tmp_path))
+    assert cfg.max_duration == 90.0

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Failover benchmark: repeat the failover experiments and print write-gap statistics.
+
+`make bench-failover` (N=5 by default) runs, N times each, chaos/leader_failover.yml (graceful),
+chaos/leader_crash.yml (node killed), chaos/switchover.yml (planned) and
+chaos/haproxy_failover.yml (VIP moved between balancers) through ansible-runner against the
+lab, reads each run's report from the runner events, and prints min / median / p95 / max of the
+longest write gap with the Patroni, HAProxy and keepalived settings used. Figures, not asserts:
+a run that fails its own bounds is counted and listed, and its gap still enters the statistics.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+EXPERIMENTS: Dict[str, str] = {
+    "graceful failover": "chaos/leader_failover.yml",
+    "crash failover": "chaos/leader_crash.yml",
+    "switchover": "chaos/switchover.yml",
+    "VIP failover": "chaos/haproxy_failover.yml",
+}
+REPORT_TASK = "Write the report"
+
+
+def percentile(values: Sequence[float], pct: float) -> Optional[float]:
+    """Nearest-rank percentile (pct in 0..100) of values; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def gap_stats(gaps: Sequence[float]) -> Dict[str, Optional[float]]:
+    """min / median / p95 / max of the write gaps of one experiment."""
+    if not gaps:
+        return {"min": None, "median": None, "p95": None, "max": None}
+    return {"min": min(gaps), "median": statistics.median(gaps), "p95": percentile(gaps, 95), "max": max(gaps)}
+
+
+def report_from_events(events: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The chaos_report result of a run, from ansible-runner's events (None if it never ran)."""
+    for event in events:
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_ok" and data.get("task") == REPORT_TASK:
+            return data.get("res")
+    return None
+
+
+def format_seconds(value: Optional[float]) -> str:
+    return "-" if value is None else "%.1f" % value
+
+
+def render_table(rows: List[Dict[str, Any]]) -> str:
+    """The benchmark's summary table."""
+    header = "%-18s %3s %8s %8s %8s %8s %7s" % ("experiment", "n", "min s", "median s", "p95 s", "max s", "failed")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        st = row["stats"]
+        lines.append("%-18s %3d %8s %8s %8s %8s %7d" % (
+            row["experiment"], len(row["gaps"]), format_seconds(st["min"]), format_seconds(st["median"]),
+            format_seconds(st["p95"]), format_seconds(st["max"]), row["failed"]))
+    return "\n".join(lines)
+
+
+def run_once(project: Path, inventory: str, playbook: str, artifacts: Path) -> Optional[Dict[str, Any]]:
+    """Run one experiment playbook with ansible-runner; return its chaos_report result."""
+    import ansible_runner  # imported here so the pure helpers above need nothing installed
+
+    runner = ansible_runner.run(
+        private_data_dir=str(artifacts), project_dir=str(project), playbook=str(project / playbook),
+        inventory=str(project / inventory), quiet=True,
+        envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg")})
+    return report_from_events(runner.events)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="repetitions per experiment (default 5)")
+    parser.add_argument("--inventory", default="inventories/lab", help="inventory, relative to the project")
+    parser.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), help="run only these")
+    args = parser.parse_args(argv)
+    project = Path(__file__).resolve().parent.parent
+
+    rows: List[Dict[str, Any]] = []
+    settings: Dict[str, Any] = {}
+    for name in args.only or list(EXPERIMENTS):
+        gaps: List[float] = []
+        failed = 0
+        for i in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp))
+            if not res:
+                failed += 1
+                print("%s run %d: no report (the experiment did not get that far)" % (name, i + 1), flush=True)
+                continue
+            row = res.get("summary_row") or {}
+            gap = row.get("write_gap_s")
+            if gap is not None:
+                gaps.append(float(gap))
+            failed += 0 if row.get("passed") else 1
+            settings = res.get("settings") or settings
+            print("%s run %d: write gap %s s, passed %s (%s)" % (
+                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir")), flush=True)
+        rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed})
+
+    print()
+    print(render_table(rows))
+    print()
+    print("settings: " + ", ".join("%s=%s" % kv for kv in sorted(settings.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
