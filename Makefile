@@ -50,7 +50,7 @@ lint: venv
 	ansible-lint
 
 unit: venv
-	pytest tests/unit
+	pytest tests/unit tests/integration
 
 molecule: image
 	molecule test --scenario-name default

@@ -168,6 +168,15 @@ def test_bounds_failures_are_readable(tmp_path, monkeypatch, run_module, fast_pn
     assert "**FAILED:**" in md and "1 (ids 10)" in md
 
 
+def test_lost_writes_without_a_bound_are_reported_but_do_not_fail(tmp_path, monkeypatch, run_module, fast_png):
+    """A crash with asynchronous replication: losses are counted, the run passes on its other bounds."""
+    ok_ids = make_run(str(tmp_path / "run"))
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([i for i in ok_ids if i not in (10, 11)]))
+    result = run_module(mod, base_args(tmp_path, bounds={"max_write_gap_s": 10}))
+    assert result["passed"] is True, result["failures"]
+    assert result["analysis"]["lost_writes"]["count"] == 2 and result["summary_row"]["lost_writes"] == 2
+
+
 def test_unreachable_final_ids_fail_the_lost_write_bound(tmp_path, monkeypatch, run_module, no_sleep, fast_png):
     make_run(str(tmp_path / "run"))
     fake = fake_psycopg2([], failures=99)
