@@ -1,0 +1,445 @@
+"""Bad-input matrix: every broken inventory must stop ``site.yml`` in its validation play.
+
+Each case copies a good inventory into a temporary directory, breaks one thing, runs ``site.yml``
+with ansible-runner and checks, from the runner's events only:
+
+* the run failed (status ``failed``, rc != 0);
+* every failed task is in the validation play, and its message names the variable (or host);
+* no other play started, and no task reported ``changed`` anywhere.
+
+The good inventory never touches a real machine: every host is ``ansible_connection: local``
+(the validation play's ping answers on the controller) and the secrets are random test values.
+A positive control runs ``playbooks/validate.yml`` on the good inventory and expects success, so
+each failure below is caused by the one broken thing, not by the base.
+
+Safety net: should validation ever let a broken inventory through, the next play of site.yml would
+run on the controller. Every run therefore loads a small callback (written into the temporary
+directory) that ends ansible-playbook at once when any play other than the validation play starts,
+before that play runs a task; the test then fails on the recorded play start.
+
+``make unit`` (and so ``make test``) runs it; alone: ``pytest tests/integration/test_bad_input.py``.
+It needs no lab: the runs are independent ansible-playbook processes, run in parallel threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import secrets
+import string
+import sys
+import textwrap
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import ansible_runner
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+SITE = PROJECT / "site.yml"
+VALIDATE = PROJECT / "playbooks" / "validate.yml"
+ANSIBLE_CFG = PROJECT / "ansible.cfg"
+VALIDATION_PLAY = "Validate the inventory before any host is changed"
+TRIPWIRE_RC = 99
+RUN_TIMEOUT = 240  # seconds per ansible-playbook run; a hung run fails instead of hanging pytest
+WORKERS = int(os.environ.get("PGHA_BAD_INPUT_WORKERS", "6"))
+
+TRIPWIRE_PLUGIN = textwrap.dedent('''
+    """Test-only callback: end ansible-playbook when a play other than the allowed one starts."""
+    import os
+    import sys
+
+    from ansible.plugins.callback import CallbackBase
+
+
+    class CallbackModule(CallbackBase):
+        CALLBACK_VERSION = 2.0
+        CALLBACK_TYPE = "aggregate"
+        CALLBACK_NAME = "pgha_bad_input_tripwire"
+        CALLBACK_NEEDS_ENABLED = False
+
+        def v2_playbook_on_play_start(self, play):
+            allowed = os.environ.get("PGHA_TRIPWIRE_ALLOWED_PLAY")
+            if allowed and play.get_name().strip() != allowed:
+                # The stdout callback (ansible-runner's) has already recorded the play start.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(%d)
+''' % TRIPWIRE_RC)
+
+
+# ---- the good inventory ----------------------------------------------------------------------
+
+def _password(length: int) -> str:
+    chars = string.ascii_letters + string.digits
+    return "".join(secrets.choice(chars) for _ in range(length))
+
+
+def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(hosts.yml, group_vars/all.yml) of a good inventory shaped like inventories/lab."""
+    hosts = {
+        "all": {
+            "vars": {
+                "cluster_network": "172.28.10.0/24",
+                "cluster_vip": "172.28.10.100",
+            },
+            "children": {
+                "patroni_cluster": {"hosts": {
+                    "patroni1": {"cluster_address": "172.28.10.11"},
+                    "patroni2": {"cluster_address": "172.28.10.12"},
+                    "patroni3": {"cluster_address": "172.28.10.13"},
+                }},
+                "etcd_cluster": {"hosts": {"patroni1": None, "patroni2": None, "patroni3": None}},
+                "balancers": {"hosts": {
+                    "haproxy1": {"cluster_address": "172.28.10.21", "keepalived_priority": 150},
+                    "haproxy2": {"cluster_address": "172.28.10.22", "keepalived_priority": 100},
+                }},
+            },
+        },
+    }
+    all_vars = {
+        # Nothing leaves the controller: every host is the controller itself, with this Python.
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "patroni_scope": "demo",
+        "keepalived_virtual_router_id": 51,
+        "patroni_superuser_password": _password(24),
+        "patroni_replication_password": _password(24),
+        "patroni_rewind_password": _password(24),
+        "patroni_app_password": _password(24),
+        "haproxy_stats_password": _password(24),
+        "keepalived_auth_pass": _password(8),
+    }
+    return hosts, all_vars
+
+
+def _groups(hosts: Dict[str, Any]) -> Dict[str, Any]:
+    return hosts["all"]["children"]
+
+
+def write_inventory(directory: Path, hosts: Dict[str, Any], all_vars: Dict[str, Any]) -> Path:
+    inventory = directory / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text("---\n" + yaml.safe_dump(hosts, sort_keys=False))
+    (inventory / "group_vars" / "all.yml").write_text("---\n" + yaml.safe_dump(all_vars, sort_keys=False))
+    return inventory
+
+
+# ---- running and reading the events --------------------------------------------------------
+
+@dataclass
+class Outcome:
+    status: str
+    rc: int
+    events: List[Dict[str, Any]]
+    stdout_tail: str
+
+    def by_type(self, event: str) -> List[Dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == event]
+
+    @property
+    def failures(self) -> List[Dict[str, Any]]:
+        return [e for e in self.by_type("runner_on_failed") if not e["event_data"].get("ignore_errors")]
+
+    @property
+    def plays_started(self) -> List[str]:
+        return [e["event_data"].get("play", "") for e in self.by_type("playbook_on_play_start")]
+
+    @property
+    def changed(self) -> List[str]:
+        """'host: task (event)' of every task result that reported changed."""
+        out = []
+        for e in self.events:
+            res = e.get("event_data", {}).get("res")
+            if isinstance(res, dict) and res.get("changed"):
+                out.append("%s: %s (%s)" % (e["event_data"].get("host"), e["event_data"].get("task"), e["event"]))
+        return out
+
+    def describe(self) -> str:
+        lines = ["status=%s rc=%s plays=%s" % (self.status, self.rc, self.plays_started)]
+        for e in self.failures:
+            d = e["event_data"]
+            lines.append("FAILED [%s] %s / %s: %s" % (d.get("play"), d.get("host"), d.get("task"), failure_messages(e)))
+        if not self.failures:
+            lines.append("stdout tail:\n" + self.stdout_tail)
+        return "\n".join(lines)
+
+
+def failure_messages(event: Dict[str, Any]) -> List[str]:
+    """res.msg, and the msg of every failed loop item (loops, argument-spec errors)."""
+    res = event["event_data"].get("res") or {}
+    msgs = []
+    if res.get("msg"):
+        msgs.append(str(res["msg"]))
+    for item in res.get("results") or []:
+        if isinstance(item, dict) and item.get("failed") and item.get("msg"):
+            msgs.append(str(item["msg"]))
+    return msgs
+
+
+def run_playbook(workdir: Path, inventory: Path, playbook: Path) -> Outcome:
+    plugins = workdir / "callback_plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "pgha_bad_input_tripwire.py").write_text(TRIPWIRE_PLUGIN)
+    runner = ansible_runner.run(
+        private_data_dir=str(workdir),
+        project_dir=str(PROJECT),
+        playbook=str(playbook),
+        inventory=str(inventory),
+        envvars={
+            "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
+            "ANSIBLE_CALLBACK_PLUGINS": str(plugins),
+            "PGHA_TRIPWIRE_ALLOWED_PLAY": VALIDATION_PLAY,
+            "ANSIBLE_NOCOLOR": "1",
+            # ansible-playbook of the Python running the tests (the venv), activated or not
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+        },
+        quiet=True,
+        timeout=RUN_TIMEOUT,
+    )
+    events = sorted(runner.events, key=lambda e: e.get("counter", 0))
+    try:
+        stdout = runner.stdout.read()
+    except Exception:  # noqa: BLE001 - only for diagnostics
+        stdout = ""
+    return Outcome(status=runner.status, rc=runner.rc, events=events, stdout_tail=stdout[-3000:])
+
+
+# ---- the matrix ------------------------------------------------------------------------------
+
+Mutation = Callable[[Dict[str, Any], Dict[str, Any]], None]
+
+
+@dataclass
+class Case:
+    id: str
+    mutate: Mutation
+    # Each must appear in the failing task's message as a whole word (variable or host names).
+    names: Tuple[str, ...]
+    # Each must appear verbatim too: the offending value, so the right check fired.
+    values: Tuple[str, ...] = ()
+    # Names that must NOT appear (e.g. reachable hosts in the unreachable-host message).
+    absent: Tuple[str, ...] = ()
+    xfail: Optional[str] = None
+    marks: List[Any] = field(default_factory=list)
+
+
+def etcd_members(*names: str) -> Mutation:
+    """etcd_cluster = names; a name in no other group becomes a dedicated etcd host."""
+    def mutate(hosts, _vars):
+        groups = _groups(hosts)
+        known = set(groups["patroni_cluster"]["hosts"]) | set(groups["balancers"]["hosts"])
+        groups["etcd_cluster"]["hosts"] = {
+            n: None if n in known else {"cluster_address": "172.28.10.%d" % (30 + i)}
+            for i, n in enumerate(names)
+        }
+    return mutate
+
+
+def set_all_var(name: str, value: Any) -> Mutation:
+    def mutate(_hosts, all_vars):
+        all_vars[name] = value
+    return mutate
+
+
+def set_inventory_var(name: str, value: Any) -> Mutation:
+    def mutate(hosts, _vars):
+        hosts["all"]["vars"][name] = value
+    return mutate
+
+
+def set_host_var(group: str, host: str, name: str, value: Any) -> Mutation:
+    def mutate(hosts, _vars):
+        _groups(hosts)[group]["hosts"][host][name] = value
+    return mutate
+
+
+def drop_cluster_vip(hosts, _vars):
+    del hosts["all"]["vars"]["cluster_vip"]
+
+
+def single_patroni_node_sync(hosts, all_vars):
+    groups = _groups(hosts)
+    groups["patroni_cluster"]["hosts"] = {"patroni1": {"cluster_address": "172.28.10.11"}}
+    groups["etcd_cluster"]["hosts"] = {
+        "etcd1": {"cluster_address": "172.28.10.31"},
+        "etcd2": {"cluster_address": "172.28.10.32"},
+        "etcd3": {"cluster_address": "172.28.10.33"},
+    }
+    all_vars["patroni_synchronous_mode"] = True
+
+
+def haproxy2_unreachable(hosts, _vars):
+    _groups(hosts)["balancers"]["hosts"]["haproxy2"].update({
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 1,  # closed port on loopback: refused at once
+        "ansible_ssh_common_args": "-o ConnectTimeout=3 -o ConnectionAttempts=1 -o BatchMode=yes",
+    })
+
+
+def patroni_timing(hosts, all_vars):
+    all_vars.update({"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10})
+
+
+def empty_balancers(hosts, _vars):
+    _groups(hosts)["balancers"]["hosts"] = {}
+
+
+CASES = [
+    # -- the brief's matrix
+    Case("etcd-2-members", etcd_members("patroni1", "patroni2"), ("etcd_cluster",), ("2 member(s)",)),
+    Case("etcd-4-members", etcd_members("patroni1", "patroni2", "patroni3", "etcd4"),
+         ("etcd_cluster",), ("4 member(s)",)),
+    Case("etcd-1-member", etcd_members("patroni1"), ("etcd_cluster",), ("1 member(s)",)),
+    Case("vip-missing", drop_cluster_vip, ("cluster_vip",), ("(not set)",)),
+    Case("vip-outside-network", set_inventory_var("cluster_vip", "10.9.9.100"), ("cluster_vip",), ("10.9.9.100",)),
+    Case("vip-is-a-node-address", set_inventory_var("cluster_vip", "172.28.10.12"),
+         ("cluster_vip",), ("172.28.10.12",)),
+    Case("keepalived-priority-duplicate", set_host_var("balancers", "haproxy2", "keepalived_priority", 150),
+         ("keepalived_priority",), ("150",)),
+    Case("keepalived-vrid-0", set_all_var("keepalived_virtual_router_id", 0),
+         ("keepalived_virtual_router_id",), ("got 0",)),
+    Case("keepalived-vrid-300", set_all_var("keepalived_virtual_router_id", 300),
+         ("keepalived_virtual_router_id",), ("got 300",)),
+    Case("patroni-ttl-too-short", patroni_timing, ("patroni_ttl", "patroni_loop_wait", "patroni_retry_timeout"),
+         ("(20)",)),
+    Case("sync-mode-single-patroni-node", single_patroni_node_sync, ("patroni_synchronous_mode",)),
+    Case("host-unreachable", haproxy2_unreachable, ("haproxy2",),
+         absent=("patroni1", "patroni2", "patroni3", "haproxy1")),
+    Case("postgresql-version-14", set_all_var("postgresql_version", 14), ("postgresql_version",), ("14",)),
+    Case("superuser-password-short", set_all_var("patroni_superuser_password", "short"),
+         ("patroni_superuser_password",)),
+    Case("cluster-address-not-ip", set_host_var("patroni_cluster", "patroni2", "cluster_address", "patroni-two"),
+         ("cluster_address", "patroni2"), ("patroni-two",)),
+    # -- further checks the README promises
+    Case("cluster-address-duplicate", set_host_var("balancers", "haproxy2", "cluster_address", "172.28.10.21"),
+         ("cluster_address",), ("172.28.10.21",)),
+    Case("cluster-address-outside-network", set_host_var("balancers", "haproxy1", "cluster_address", "10.9.9.21"),
+         ("cluster_address", "haproxy1"), ("10.9.9.21",)),
+    Case("cluster-network-not-cidr", set_inventory_var("cluster_network", "lab-network"),
+         ("cluster_network",), ("lab-network",)),
+    Case("balancers-group-empty", empty_balancers, ("balancers",)),
+    Case("etcd-election-timeout-short", set_all_var("etcd_election_timeout", 300),
+         ("etcd_election_timeout", "etcd_heartbeat_interval")),
+    Case("keepalived-priority-255", set_host_var("balancers", "haproxy1", "keepalived_priority", 255),
+         ("keepalived_priority",), ("255",)),
+    Case("keepalived-auth-pass-empty", set_all_var("keepalived_auth_pass", ""), ("keepalived_auth_pass",)),
+    Case("patroni-ttl-not-a-number", set_all_var("patroni_ttl", "thirty"), ("patroni_ttl",)),
+    Case("patroni-install-method-bad-choice", set_all_var("patroni_install_method", "apt"),
+         ("patroni_install_method",), ("apt",)),
+    Case("replication-password-missing", set_all_var("patroni_replication_password", ""),
+         ("patroni_replication_password",)),
+]
+
+
+def _param(case: Case):
+    marks = list(case.marks)
+    if case.xfail:
+        marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+def _prepare(case: Case, workdir: Path) -> Path:
+    hosts, all_vars = good_inventory()
+    hosts, all_vars = copy.deepcopy(hosts), copy.deepcopy(all_vars)
+    case.mutate(hosts, all_vars)
+    return write_inventory(workdir, hosts, all_vars)
+
+
+@pytest.fixture(scope="module")
+def matrix(request, tmp_path_factory):
+    """Start every selected case's site.yml run at once (threads); tests wait for their own."""
+    selected = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if item.module is request.module and callspec is not None and "case" in callspec.params:
+            selected.append(callspec.params["case"])
+    pool = ThreadPoolExecutor(max_workers=max(1, WORKERS), thread_name_prefix="bad-input")
+    futures: Dict[str, Future] = {}
+    for case in selected:
+        if case.id in futures:
+            continue
+        workdir = tmp_path_factory.mktemp(case.id)
+        futures[case.id] = pool.submit(run_playbook, workdir, _prepare(case, workdir), SITE)
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(word), text) is not None
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_broken_inventory_stops_before_any_change(case: Case, matrix):
+    """The run fails in the validation play; no other play starts; nothing reports changed."""
+    out: Outcome = matrix[case.id].result()
+    why = out.describe()
+
+    assert out.status == "failed" and out.rc != 0, "the run did not fail:\n" + why
+    assert out.rc != TRIPWIRE_RC, "validation let it through; another play started:\n" + why
+    others = [p for p in out.plays_started if p != VALIDATION_PLAY]
+    assert not others, "plays other than the validation play started: %s\n%s" % (others, why)
+    assert out.plays_started == [VALIDATION_PLAY], why
+    assert not out.changed, "tasks reported changed: %s\n%s" % (out.changed, why)
+
+    stops = out.failures + out.by_type("runner_on_unreachable")
+    assert stops, "no task failed and no host was unreachable:\n" + why
+    outside = ["%s (%s)" % (e["event_data"].get("task"), e["event_data"].get("play")) for e in stops
+               if e["event_data"].get("play") != VALIDATION_PLAY]
+    assert not outside, "tasks failed outside the validation play: %s\n%s" % (outside, why)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_broken_inventory_failure_names_the_variable(case: Case, matrix):
+    """The task that stopped the run is in the validation play and its message names the culprit."""
+    out: Outcome = matrix[case.id].result()
+    why = out.describe()
+    assert out.failures, "no task failed:\n" + why
+
+    # The first failed task is the one that stopped the run (any_errors_fatal); it names the culprit.
+    first = out.failures[0]
+    assert first["event_data"].get("play") == VALIDATION_PLAY, why
+    message = "\n".join(failure_messages(first))
+    where = "%s / %s" % (first["event_data"].get("host"), first["event_data"].get("task"))
+    for name in case.names:
+        assert _has_word(message, name), "message of %s does not name %r:\n%s\n---\n%s" % (where, name, message, why)
+    for value in case.values:
+        assert value in message, "message of %s does not show %r:\n%s\n---\n%s" % (where, value, message, why)
+    for name in case.absent:
+        assert not _has_word(message, name), "message of %s names %r too:\n%s\n---\n%s" % (where, name, message, why)
+
+
+def test_good_inventory_passes_validation(tmp_path):
+    """Positive control: the base of every case above passes the validation play on its own."""
+    out = run_playbook(tmp_path, _prepare(Case("good", lambda h, v: None, ()), tmp_path), VALIDATE)
+    why = out.describe()
+    assert out.status == "successful" and out.rc == 0, why
+    assert out.plays_started == [VALIDATION_PLAY], why
+    assert not out.failures, why
+    assert not out.changed, why
+    pinged = {e["event_data"]["host"] for e in out.by_type("runner_on_ok")
+              if e["event_data"].get("task") == "Check that every host can be reached"}
+    assert pinged == {"patroni1", "patroni2", "patroni3", "haproxy1", "haproxy2"}, why
+
+
+def test_tripwire_stops_a_second_play(tmp_path):
+    """The safety net works: a play after the validation play is recorded and ends the run untouched."""
+    marker = tmp_path / "second-play-ran"
+    playbook = tmp_path / "two_plays.yml"
+    playbook.write_text(yaml.safe_dump([
+        {"name": VALIDATION_PLAY, "hosts": "localhost", "gather_facts": False,
+         "tasks": [{"name": "Nothing", "ansible.builtin.debug": {"msg": "ok"}}]},
+        {"name": "Prepare every host", "hosts": "localhost", "gather_facts": False,
+         "tasks": [{"name": "Must not run", "ansible.builtin.file": {"path": str(marker), "state": "touch"}}]},
+    ], sort_keys=False))
+    out = run_playbook(tmp_path, _prepare(Case("good", lambda h, v: None, ()), tmp_path), playbook)
+    why = out.describe()
+    assert out.rc == TRIPWIRE_RC, why
+    assert out.plays_started == [VALIDATION_PLAY, "Prepare every host"], why
+    assert not marker.exists(), why
+    assert not out.changed, why
