@@ -54,6 +54,7 @@ options:
       user: {description: Role., type: str, required: true}
       password: {description: Password (never returned or logged)., type: str}
       sslmode: {description: libpq sslmode (libpq's default when omitted)., type: str}
+      sslrootcert: {description: CA file that verifies the server (libpq sslrootcert)., type: path}
   reader:
     description:
       - Where the reads go (the balancer's read port). Same keys as O(writer). Without it no reads are made.
@@ -65,6 +66,7 @@ options:
       user: {description: Role., type: str, required: true}
       password: {description: Password (never returned or logged)., type: str}
       sslmode: {description: libpq sslmode (libpq's default when omitted)., type: str}
+      sslrootcert: {description: CA file that verifies the server (libpq sslrootcert)., type: path}
   poll_nodes:
     description:
       - PostgreSQL nodes asked directly for C(pg_is_in_recovery) every O(poll_interval) seconds (with the
@@ -334,7 +336,7 @@ def probe_pid(paths: Dict[str, str]) -> Optional[int]:
 def dsn_config(dsn: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if not dsn:
         return None
-    return {k: dsn.get(k) for k in ("host", "port", "dbname", "user", "password", "sslmode")}
+    return {k: dsn.get(k) for k in ("host", "port", "dbname", "user", "password", "sslmode", "sslrootcert")}
 
 
 def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[str, Any]:
@@ -606,6 +608,7 @@ def _dsn_spec() -> Dict[str, Any]:
         user=dict(type="str", required=True),
         password=dict(type="str", no_log=True),
         sslmode=dict(type="str"),
+        sslrootcert=dict(type="path"),
     )
 
 

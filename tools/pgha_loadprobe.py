@@ -23,7 +23,7 @@ SIGTERM/SIGINT: the threads stop, the files are flushed and the process exits 0 
 Config (JSON; only ``writer`` and ``ledger_path`` are required)::
 
     {"writer": {"host": "172.28.10.100", "port": 5000, "dbname": "app", "user": "app", "password": "...",
-                "sslmode": "prefer"},
+                "sslmode": "verify-full", "sslrootcert": "/path/to/ca.crt"},
      "reader": {... same keys ..., "port": 5001},
      "rate": 50, "read_rate": 50, "connect_timeout": 2, "statement_timeout_ms": 2000, "backoff": 0.2,
      "table": "chaos_ledger", "run_id": "leader_stop", "ledger_path": "...", "events_path": "...",
@@ -93,6 +93,7 @@ class Dsn:
     port: int = 5432
     password: str = ""
     sslmode: Optional[str] = None
+    sslrootcert: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -132,7 +133,7 @@ def _dsn(data: Any, where: str) -> Dsn:
         raise ValueError("%s lacks %s" % (where, ", ".join(missing)))
     return Dsn(host=str(data["host"]), dbname=str(data["dbname"]), user=str(data["user"]),
                port=int(data.get("port") or 5432), password=str(data.get("password") or ""),
-               sslmode=data.get("sslmode") or None)
+               sslmode=data.get("sslmode") or None, sslrootcert=data.get("sslrootcert") or None)
 
 
 def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
@@ -204,6 +205,8 @@ def connect_kwargs(dsn: Dsn, connect_timeout: float, statement_timeout_ms: int, 
     )
     if dsn.sslmode:
         kw["sslmode"] = dsn.sslmode
+    if dsn.sslrootcert:
+        kw["sslrootcert"] = dsn.sslrootcert
     if libpq_version >= 120000:
         # Unacknowledged data for this long closes the connection (a peer that vanished mid-statement).
         kw["tcp_user_timeout"] = max(2000, int(math.ceil(connect_timeout)) * 1000)

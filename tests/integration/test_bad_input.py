@@ -111,6 +111,7 @@ def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
         "patroni_replication_password": _password(24),
         "patroni_rewind_password": _password(24),
         "patroni_app_password": _password(24),
+        "patroni_restapi_password": _password(24),
         "haproxy_stats_password": _password(24),
         "keepalived_auth_pass": _password(8),
     }
@@ -286,6 +287,10 @@ def patroni_timing(hosts, all_vars):
     all_vars.update({"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10})
 
 
+def etcd_tls_mismatch(_hosts, all_vars):
+    all_vars.update({"etcd_tls": False, "patroni_etcd_tls": True})
+
+
 def empty_balancers(hosts, _vars):
     _groups(hosts)["balancers"]["hosts"] = {}
 
@@ -334,6 +339,13 @@ CASES = [
          ("patroni_install_method",), ("apt",)),
     Case("replication-password-missing", set_all_var("patroni_replication_password", ""),
          ("patroni_replication_password",)),
+    # -- security: TLS and REST API authentication
+    Case("restapi-password-missing", set_all_var("patroni_restapi_password", ""), ("patroni_restapi_password",)),
+    Case("example-placeholder-password", set_all_var("patroni_app_password", "CHANGE-ME-application-password"),
+         ("patroni_app_password",), ("CHANGE-ME",)),
+    Case("etcd-tls-mismatch", etcd_tls_mismatch, ("patroni_etcd_tls", "etcd_tls")),
+    Case("pki-extra-san-malformed", set_all_var("pki_extra_sans", ["db.example.com"]),
+         ("pki_extra_sans",), ("db.example.com",)),
 ]
 
 

@@ -55,12 +55,13 @@ def test_config_errors_name_the_key(bad, message):
 
 
 def test_connect_kwargs_bound_every_wait():
-    dsn = probe_mod.Dsn(host="h", dbname="d", user="u", password="p", port=5000, sslmode="require")
+    dsn = probe_mod.Dsn(host="h", dbname="d", user="u", password="p", port=5000, sslmode="verify-full",
+                         sslrootcert="/ca.crt")
     kw = probe_mod.connect_kwargs(dsn, 1, 1500, "pgha-loadprobe-writer", libpq_version=170000)
     assert kw["connect_timeout"] == 2  # libpq's minimum
     assert (kw["keepalives"], kw["keepalives_idle"], kw["keepalives_interval"], kw["keepalives_count"]) == (1, 1, 1, 2)
     assert kw["tcp_user_timeout"] == 2000 and kw["options"] == "-c statement_timeout=1500"
-    assert kw["sslmode"] == "require" and kw["application_name"] == "pgha-loadprobe-writer"
+    assert kw["sslmode"] == "verify-full" and kw["sslrootcert"] == "/ca.crt" and kw["application_name"] == "pgha-loadprobe-writer"
     old = probe_mod.connect_kwargs(probe_mod.Dsn(host="h", dbname="d", user="u"), 5, 2000, "x", libpq_version=110000)
     assert "tcp_user_timeout" not in old and "sslmode" not in old and old["connect_timeout"] == 5
 
