@@ -9,13 +9,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test lint unit molecule venv host image chaos bench-failover
+.PHONY: help up down status test lint unit interrupted molecule venv host image chaos bench-failover
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
-	@echo "make test    lint + unit tests + Molecule (what CI runs)"
+	@echo "make test    lint + unit tests + interrupted runs + Molecule (what CI runs)"
+	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
 
@@ -52,6 +53,11 @@ lint: venv
 unit: venv
 	pytest tests/unit tests/integration
 
+# site.yml killed in every role on its own fresh containers (int-*, network pgha-interrupted), then
+# run again to a healthy cluster. Needs the image; about 12 minutes.
+interrupted: image
+	PGHA_RUN_INTERRUPTED=1 pytest tests/interrupted -v
+
 molecule: image
 	molecule test --scenario-name default
 
@@ -62,4 +68,4 @@ N ?= 5
 bench-failover: venv
 	python tools/bench_failover.py --runs $(N)
 
-test: lint unit molecule
+test: lint unit interrupted molecule
