@@ -9,13 +9,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test lint unit interrupted molecule venv host image chaos bench-failover
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
-	@echo "make test    lint + unit tests + interrupted runs + Molecule (what CI runs)"
+	@echo "make check   the fast loop (~1.5 min): lint (yamllint, ansible-lint, ruff, mypy), unit tests, validate-modules"
+	@echo "make test    lint + unit tests + bad-input matrix + interrupted runs + Molecule (what CI runs)"
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
@@ -26,6 +27,7 @@ $(VENV)/.installed: requirements.txt | host
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/python scripts/module_utils_hook.py
 	touch $@
 
 host:
@@ -49,9 +51,15 @@ down: venv
 lint: venv
 	yamllint --strict .
 	ansible-lint
+	ruff check .
+	mypy
 
 unit: venv
-	pytest tests/unit tests/integration
+	pytest tests/unit tests/sanity tests/integration
+
+# Everyday work: everything that needs no container (the bad-input matrix excepted, ~50 s).
+check: lint
+	pytest tests/unit tests/sanity
 
 # site.yml killed in every role on its own fresh containers (int-*, network pgha-interrupted), then
 # run again to a healthy cluster. Needs the image; about 12 minutes.
@@ -66,6 +74,6 @@ chaos: venv
 
 N ?= 5
 bench-failover: venv
-	python tools/bench_failover.py --runs $(N)
+	python chaos/tools/bench_failover.py --runs $(N)
 
 test: lint unit interrupted molecule

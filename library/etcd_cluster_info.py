@@ -49,19 +49,6 @@ options:
     description: Timeout in seconds of each HTTP request; keep it short, a member without quorum may hang.
     type: float
     default: 3
-  validate_certs:
-    description: Verify the server's TLS certificate (https URLs).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) used to verify the server certificate.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert).
-    type: path
   url_username:
     description:
       - etcd user (etcd authentication enabled). Not sent as HTTP basic auth, which the etcd gateway does not
@@ -70,10 +57,10 @@ options:
   url_password:
     description: Password of O(url_username).
     type: str
+extends_documentation_fragment: [pgha_http]
 notes:
-  - HTTP goes through Ansible's own C(open_url); nothing needs to be installed on the node. Proxy environment
-    variables are ignored.
-  - etcd's JSON gateway encodes 64-bit IDs as decimal strings; RV(members[].id) is the hexadecimal form C(etcdctl) prints.
+  - etcd's JSON gateway encodes 64-bit IDs as decimal strings; RV(members[].id) is the hexadecimal form C(etcdctl)
+    prints.
 author:
   - pgha project maintainers
 """
@@ -114,12 +101,12 @@ members:
     is_learner: {description: Member is a non-voting learner., type: bool}
     healthy: {description: "C(/health) answered C({\"health\": \"true\"})", type: bool}
     is_leader: {description: The member reports itself as the raft leader., type: bool}
-    leader_id: {description: Leader ID (hex) as this member sees it, null if it sees no leader., type: str}
+    leader_id: {description: "Leader ID (hex) as this member sees it, null if it sees no leader.", type: str}
     version: {description: etcd server version., type: str}
     db_size: {description: Database size in bytes., type: int}
     raft_term: {description: Raft term., type: int}
     raft_index: {description: Raft index., type: int}
-    error: {description: Why the member is unhealthy or could not be asked, null if all went fine., type: str}
+    error: {description: "Why the member is unhealthy or could not be asked, null if all went fine.", type: str}
   sample:
     - {name: patroni1, id: 8e9e05c52164694d, healthy: true, is_leader: true, version: 3.4.23, db_size: 20480,
        raft_term: 2, error: null}
@@ -190,18 +177,6 @@ elapsed:
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import ansible.module_utils.pgha_http  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
 
 from ansible.module_utils.pgha_etcd import (
     check_conditions,

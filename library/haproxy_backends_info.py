@@ -44,32 +44,7 @@ options:
     description: Seconds between two polls when O(wait=true).
     type: float
     default: 1
-  request_timeout:
-    description: Timeout in seconds of each HTTP request.
-    type: float
-    default: 5
-  validate_certs:
-    description: Verify the server's TLS certificate (https URLs).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) used to verify the server certificate.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert).
-    type: path
-  url_username:
-    description: User name for HTTP basic authentication of the stats page (C(stats auth)).
-    type: str
-  url_password:
-    description: Password for HTTP basic authentication.
-    type: str
-notes:
-  - HTTP goes through Ansible's own C(open_url); nothing needs to be installed on the node. Proxy environment
-    variables are ignored.
+extends_documentation_fragment: [pgha_http]
 author:
   - pgha project maintainers
 """
@@ -170,7 +145,8 @@ problems:
   elements: str
   sample: ["backend primary: expected UP exactly [patroni2], found UP [patroni1]; not UP: patroni2 (DOWN, L7STS 503)"]
 rows:
-  description: Every CSV row as a dict keyed by the CSV header names (pxname, svname, status, ...); empty fields are left out.
+  description:
+    Every CSV row as a dict keyed by the CSV header names (pxname, svname, status, ...); empty fields are left out.
   returned: success
   type: list
   elements: dict
@@ -192,18 +168,6 @@ elapsed:
 from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import ansible.module_utils.pgha_http  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
 
 from ansible.module_utils.pgha_haproxy import (
     CsvError,

@@ -40,7 +40,8 @@ options:
     type: bool
     default: false
   expect_leader:
-    description: Exactly one member is leader (or standby leader) and it is C(running). Ignored if O(expect_no_leader=true).
+    description:
+      Exactly one member is leader (or standby leader) and it is C(running). Ignored if O(expect_no_leader=true).
     type: bool
     default: true
   expect_no_leader:
@@ -65,6 +66,11 @@ options:
   expect_not_leader_name:
     description: This member is not the leader (e.g. after a failover away from it).
     type: str
+  expect_min_timeline:
+    description:
+      - The leader runs on this timeline or a later one. After a failover Patroni names the new leader in the DCS
+        before PostgreSQL has finished its promotion; waiting for the next timeline waits for the promotion.
+    type: int
   timeout:
     description: Seconds to wait when O(wait=true).
     type: int
@@ -73,32 +79,8 @@ options:
     description: Seconds between two polls when O(wait=true).
     type: float
     default: 1
-  request_timeout:
-    description: Timeout in seconds of each HTTP request.
-    type: float
-    default: 5
-  validate_certs:
-    description: Verify the server's TLS certificate (https URLs).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) used to verify the server certificate.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert).
-    type: path
-  url_username:
-    description: User name for HTTP basic authentication (sent pre-emptively).
-    type: str
-  url_password:
-    description: Password for HTTP basic authentication.
-    type: str
+extends_documentation_fragment: [pgha_http]
 notes:
-  - HTTP goes through Ansible's own C(open_url); nothing needs to be installed on the node. Proxy environment
-    variables are ignored (the APIs are on the cluster network).
   - Lag values are bytes, as Patroni reports them in C(/cluster).
 author:
   - pgha project maintainers
@@ -153,14 +135,18 @@ members:
     host: {description: PostgreSQL host., type: str}
     port: {description: PostgreSQL port (null if unknown)., type: int}
     api_url: {description: The member's REST API URL as Patroni reports it., type: str}
-    role: {description: "Normalised role: leader, replica, sync_standby, quorum_standby, standby_leader (or unknown).", type: str}
+    role:
+      {description: "Normalised role: leader, replica, sync_standby, quorum_standby, standby_leader (or unknown).",
+       type: str}
     patroni_role: {description: Role exactly as Patroni reported it., type: str}
-    state: {description: "Patroni state: running, streaming, stopped, starting, ... (unreachable with source=members).", type: str}
-    timeline: {description: Timeline, null if not reported., type: int}
-    lsn: {description: WAL position used for lag, null if unknown., type: str}
-    receive_lsn: {description: Last received LSN (replicas), null if unknown., type: str}
-    replay_lsn: {description: Last replayed LSN (replicas), null if unknown., type: str}
-    lag: {description: Replication lag in bytes, null for the leader or when Patroni says unknown., type: int}
+    state:
+      {description: "Patroni state: running, streaming, stopped, starting, ... (unreachable with source=members).",
+       type: str}
+    timeline: {description: "Timeline, null if not reported.", type: int}
+    lsn: {description: "WAL position used for lag, null if unknown.", type: str}
+    receive_lsn: {description: "Last received LSN (replicas), null if unknown.", type: str}
+    replay_lsn: {description: "Last replayed LSN (replicas), null if unknown.", type: str}
+    lag: {description: "Replication lag in bytes, null for the leader or when Patroni says unknown.", type: int}
     receive_lag: {description: Lag of the receive LSN in bytes., type: int}
     replay_lag: {description: Lag of the replay LSN in bytes., type: int}
     pending_restart: {description: PostgreSQL needs a restart to apply configuration., type: bool}
@@ -242,18 +228,6 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-try:
-    import ansible.module_utils.pgha_http  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
-
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
@@ -328,6 +302,7 @@ def build_argument_spec() -> Dict[str, Any]:
         max_lag=dict(type="int"),
         expect_leader_name=dict(type="str"),
         expect_not_leader_name=dict(type="str"),
+        expect_min_timeline=dict(type="int"),
         timeout=dict(type="int", default=120),
         interval=dict(type="float", default=1.0),
     )
@@ -351,6 +326,7 @@ def main() -> None:
         max_lag=p["max_lag"],
         expect_leader_name=p["expect_leader_name"],
         expect_not_leader_name=p["expect_not_leader_name"],
+        expect_min_timeline=p["expect_min_timeline"],
     )
     last_good: Dict[str, Any] = {}
 
@@ -373,7 +349,8 @@ def main() -> None:
     if not last_good:
         module.fail_json(
             msg="No Patroni REST API answered %s%s. Tried:\n%s"
-                % (reading["endpoint"], " during %ss of waiting (%d attempts)" % (elapsed, attempts) if p["wait"] else "",
+                % (reading["endpoint"],
+                   " during %ss of waiting (%d attempts)" % (elapsed, attempts) if p["wait"] else "",
                    format_errors(reading["errors"]) or tried),
             errors=reading["errors"], attempts=attempts, elapsed=elapsed, healthy=False,
         )

@@ -59,32 +59,8 @@ options:
         so the members have applied the new configuration (Patroni applies it in its next cycle).
     type: float
     default: 3
-  request_timeout:
-    description: Timeout in seconds of each HTTP request.
-    type: float
-    default: 5
-  validate_certs:
-    description: Verify the server's TLS certificate (https URLs).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) used to verify the server certificate.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert).
-    type: path
-  url_username:
-    description: User name for HTTP basic authentication (Patroni C(restapi.authentication), needed for PATCH).
-    type: str
-  url_password:
-    description: Password for HTTP basic authentication.
-    type: str
+extends_documentation_fragment: [pgha_http]
 notes:
-  - HTTP goes through Ansible's own C(open_url); nothing needs to be installed on the node. Proxy environment
-    variables are ignored.
   - Supports C(--diff) (the whole dynamic configuration before and after).
 author:
   - pgha project maintainers
@@ -177,18 +153,6 @@ from typing import Any, Dict, List, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-try:
-    import ansible.module_utils.pgha_http  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
-
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
@@ -208,6 +172,7 @@ from ansible.module_utils.pgha_patroni import (
     summarize_cluster,
     validate_cluster_json,
 )
+from ansible.module_utils.pgha_patroni_api import read_config
 
 
 def _removed_keys(patch: Dict[str, Any], prefix: str = "") -> List[str]:
@@ -219,18 +184,6 @@ def _removed_keys(patch: Dict[str, Any], prefix: str = "") -> List[str]:
         elif isinstance(value, dict):
             out.extend(_removed_keys(value, dotted + "."))
     return out
-
-
-def read_config(api_urls: List[str], opts: HttpOptions) -> Tuple[Any, Any, List[Dict[str, str]]]:
-    def fetch(url: str) -> Any:
-        full = join_url(url, "/config")
-        data = request_json("GET", full, opts)
-        if not isinstance(data, dict):
-            raise RequestError(full, "%s: expected the dynamic configuration as a JSON object, got %s"
-                               % (full, type(data).__name__))
-        return data
-
-    return first_answer(api_urls, fetch)
 
 
 def send_patch(urls: List[str], patch: Dict[str, Any], opts: HttpOptions) -> Tuple[Any, Any, List[Dict[str, str]]]:
@@ -245,7 +198,8 @@ def send_patch(urls: List[str], patch: Dict[str, Any], opts: HttpOptions) -> Tup
     return first_answer(urls, fetch)
 
 
-def pending_restart(api_url: str, member_api_urls: List[str], opts: HttpOptions) -> Tuple[List[str], bool, List[Dict[str, str]]]:
+def pending_restart(api_url: str, member_api_urls: List[str],
+                    opts: HttpOptions) -> Tuple[List[str], bool, List[Dict[str, str]]]:
     """Names of members with pending_restart, whether anything answered, and the errors."""
     errors: List[Dict[str, str]] = []
     names: List[str] = []
@@ -307,7 +261,7 @@ def main() -> None:
                              % ", ".join(conflicts))
 
     current, api_url, errors = read_config(api_urls, opts)
-    if current is None:
+    if current is None or api_url is None:  # both or neither
         module.fail_json(
             msg="Could not read Patroni's dynamic configuration: no REST API answered GET /config "
                 "(HTTP 502 there means Patroni cannot read the DCS). Tried:\n%s" % format_errors(errors),

@@ -64,34 +64,8 @@ options:
     description: Seconds between two polls of C(GET /cluster).
     type: float
     default: 1
-  request_timeout:
-    description: Timeout in seconds of each C(GET /cluster) request.
-    type: float
-    default: 5
-  validate_certs:
-    description: Verify the server's TLS certificate (https URLs).
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) used to verify the server certificate.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert).
-    type: path
-  url_username:
-    description:
-      - User name for HTTP basic authentication (sent pre-emptively). C(POST /restart) needs it when Patroni's
-        C(restapi.authentication) is set.
-    type: str
-  url_password:
-    description: Password for HTTP basic authentication.
-    type: str
+extends_documentation_fragment: [pgha_http]
 notes:
-  - HTTP goes through Ansible's own C(open_url); nothing needs to be installed on the node. Proxy environment
-    variables are ignored.
   - Restarting the leader keeps it the leader (Patroni holds the leader lock during the restart) unless PostgreSQL
     does not come back within Patroni's C(primary_start_timeout); the module then times out, showing the new roles.
   - Restart one member at a time (see EXAMPLES); the module does not look at the other members.
@@ -252,40 +226,24 @@ msg:
 import json
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import ansible.module_utils.pgha_http  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
 
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
-    first_answer,
     format_errors,
     http_argument_spec,
-    join_url,
-    poll_until,
     request,
-    request_json,
 )
 from ansible.module_utils.pgha_patroni import (
     LEADER_ROLES,
-    parse_member,
+    member_endpoint,
+    parse_restart_member,
     render_table,
     summarize_cluster,
-    validate_cluster_json,
 )
+from ansible.module_utils.pgha_patroni_api import poll_cluster, read_cluster
 
 Errors = List[Dict[str, str]]
 
@@ -293,29 +251,6 @@ Errors = List[Dict[str, str]]
 # --------------------------------------------------------------------------------------------
 # Reading /cluster
 # --------------------------------------------------------------------------------------------
-
-
-def read_cluster(api_urls: List[str], opts: HttpOptions) -> Tuple[Optional[Dict[str, Any]], Optional[str], Errors]:
-    """GET /cluster from the first URL that answers with a usable document: ``(data, url, errors)``."""
-
-    def fetch(url: str) -> Dict[str, Any]:
-        full = join_url(url, "/cluster")
-        data = request_json("GET", full, opts)
-        problem = validate_cluster_json(data)
-        if problem:
-            raise RequestError(full, "%s: unexpected answer: %s" % (full, problem))
-        return data
-
-    return first_answer(api_urls, fetch)
-
-
-def parse_restart_member(raw: Mapping[str, Any]) -> Dict[str, Any]:
-    """parse_member() plus Patroni 4's ``pending_restart_reason`` (which also counts as pending)."""
-    member = parse_member(raw)
-    reason = raw.get("pending_restart_reason")
-    member["pending_restart_reason"] = dict(reason) if isinstance(reason, Mapping) else reason
-    member["pending_restart"] = bool(member["pending_restart"] or reason)
-    return member
 
 
 def find_member(data: Mapping[str, Any], name: str) -> Optional[Dict[str, Any]]:
@@ -336,14 +271,8 @@ def member_names(data: Mapping[str, Any]) -> List[str]:
 
 
 def restart_url(member_api_url: str) -> str:
-    """``<scheme>://<host:port>/restart`` from the member's /cluster ``api_url`` (which ends in ``/patroni``).
-
-    patronictl does the same: only scheme and netloc of ``api_url`` are kept.
-    """
-    parts = urlparse(member_api_url)
-    if not parts.scheme or not parts.netloc:
-        raise ValueError("api_url %r is not an absolute URL" % member_api_url)
-    return "%s://%s/restart" % (parts.scheme, parts.netloc)
+    """``<scheme>://<host:port>/restart`` from the member's /cluster ``api_url`` (which ends in ``/patroni``)."""
+    return member_endpoint(member_api_url, "/restart")
 
 
 def restart_body(restart_pending: bool) -> Dict[str, Any]:
@@ -417,21 +346,13 @@ def wait_until_back(
     wait_for_applied: bool = True,
 ) -> Dict[str, Any]:
     """Poll /cluster until back_problem() is None. Returns the last reading plus the last good one."""
-    last_good: Dict[str, Any] = {}
 
-    def attempt() -> Tuple[Dict[str, Any], bool]:
-        data, url, errors = read_cluster(api_urls, opts)
-        if data is None:
-            return {"ok": False, "errors": errors, "problem": "no Patroni REST API answered GET /cluster"}, False
+    def examine(data: Dict[str, Any]) -> Dict[str, Any]:
         after = find_member(data, before["name"])
-        reading = {"ok": True, "errors": errors, "api_url": url, "summary": summarize_cluster(data),
-                   "after": after, "problem": back_problem(after, before, wait_for_applied)}
-        last_good.clear()
-        last_good.update(reading)
-        return reading, reading["problem"] is None
+        return {"summary": summarize_cluster(data), "after": after,
+                "problem": back_problem(after, before, wait_for_applied)}
 
-    reading, ok, attempts, elapsed = poll_until(attempt, timeout, interval)
-    return {"reading": reading, "good": dict(last_good), "ok": ok, "attempts": attempts, "elapsed": elapsed}
+    return poll_cluster(api_urls, opts, examine, timeout, interval)
 
 
 def timeout_message(name: str, waited: Dict[str, Any], elapsed: float, timeout: float,

@@ -187,7 +187,8 @@ def check_conditions(
         return ["could not read the etcd member list: %s" % error]
     problems: List[str] = []
     unhealthy = ", ".join(
-        "%s (%s)" % (m.get("name") or m.get("id"), m.get("error") or "unhealthy") for m in members if not m.get("healthy")
+        "%s (%s)" % (m.get("name") or m.get("id"), m.get("error") or "unhealthy")
+        for m in members if not m.get("healthy")
     )
     if expect_healthy is not None and summary["healthy_count"] < expect_healthy:
         problems.append(
@@ -212,11 +213,12 @@ def check_conditions(
 def _size(value: Optional[int]) -> str:
     if value is None:
         return ""
+    size = float(value)
     for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return "%d %s" % (value, unit) if unit == "B" else "%.1f %s" % (value, unit)
-        value = value / 1024.0  # type: ignore[assignment]
-    return str(value)
+        if size < 1024 or unit == "GB":
+            return "%d %s" % (size, unit) if unit == "B" else "%.1f %s" % (size, unit)
+        size = size / 1024.0
+    return str(size)
 
 
 TABLE_COLUMNS = ("Name", "ID", "Client URL", "Healthy", "Leader", "Version", "DB size", "Raft term", "Error")

@@ -75,7 +75,7 @@ def normalize_state(status: str) -> str:
         return "up"
     if text.startswith("DOWN"):
         return "down"
-    if text.startswith("DRAIN") or text.startswith("NOLB"):
+    if text.startswith(("DRAIN", "NOLB")):
         return "drain"
     return "unknown"
 

@@ -161,8 +161,9 @@ def request(
         if isinstance(status_code, int):
             text = ""
             try:
-                text = exc.read().decode("utf-8", "replace")  # type: ignore[attr-defined]
-            except Exception:  # noqa: BLE001
+                read = getattr(exc, "read", None)  # an HTTPError carries the body
+                text = read().decode("utf-8", "replace") if read else ""
+            except Exception:  # noqa: BLE001 - a body that cannot be read stays empty
                 pass
             if status_code in accept_status:
                 return status_code, text

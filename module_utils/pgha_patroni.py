@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlparse
 
 LEADER_ROLES = ("leader", "standby_leader")
@@ -134,6 +134,26 @@ def parse_member(raw: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
+def parse_restart_member(raw: Mapping[str, Any]) -> Dict[str, Any]:
+    """parse_member() plus Patroni 4's ``pending_restart_reason`` (which also counts as pending)."""
+    member = parse_member(raw)
+    reason = raw.get("pending_restart_reason")
+    member["pending_restart_reason"] = dict(reason) if isinstance(reason, Mapping) else reason
+    member["pending_restart"] = bool(member["pending_restart"] or reason)
+    return member
+
+
+def member_endpoint(member_api_url: str, path: str) -> str:
+    """``<scheme>://<host:port><path>`` from a member's /cluster ``api_url`` (which ends in ``/patroni``).
+
+    patronictl does the same: only scheme and netloc of ``api_url`` are kept. ValueError if it is not absolute.
+    """
+    parts = urlparse(member_api_url)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError("api_url %r is not an absolute URL" % member_api_url)
+    return "%s://%s/%s" % (parts.scheme, parts.netloc, path.lstrip("/"))
+
+
 def validate_cluster_json(data: Any) -> Optional[str]:
     """Return None if ``data`` looks like a ``/cluster`` answer, else what is wrong with it."""
     if not isinstance(data, dict):
@@ -147,9 +167,13 @@ def validate_cluster_json(data: Any) -> Optional[str]:
     return None
 
 
-def summarize_cluster(data: Mapping[str, Any]) -> Dict[str, Any]:
-    """Turn a ``/cluster`` answer into the module's summary (members, leader, timeline, counts)."""
-    members = [parse_member(m) for m in data.get("members") or []]
+def summarize_cluster(data: Mapping[str, Any],
+                      parse: Callable[[Mapping[str, Any]], Dict[str, Any]] = parse_member) -> Dict[str, Any]:
+    """Turn a ``/cluster`` answer into the module's summary (members, leader, timeline, counts).
+
+    ``parse`` turns each member (parse_restart_member() also reads Patroni 4's pending_restart_reason).
+    """
+    members = [parse(m) for m in data.get("members") or []]
     members.sort(key=lambda m: m["name"])
     return _summary(members, scope=data.get("scope"), pause=bool(data.get("pause", False)))
 
@@ -169,7 +193,8 @@ def _summary(members: List[Dict[str, Any]], scope: Any, pause: bool) -> Dict[str
     }
 
 
-def member_from_status(api_url: str, status: Optional[Mapping[str, Any]], error: Optional[str] = None) -> Dict[str, Any]:
+def member_from_status(api_url: str, status: Optional[Mapping[str, Any]],
+                       error: Optional[str] = None) -> Dict[str, Any]:
     """Build a member entry from one node's own ``GET /patroni`` answer (works without the DCS).
 
     ``status`` None means the node did not answer: the entry gets state "unreachable" and ``error``.
@@ -262,6 +287,7 @@ def check_conditions(
     max_lag: Optional[int] = None,
     expect_leader_name: Optional[str] = None,
     expect_not_leader_name: Optional[str] = None,
+    expect_min_timeline: Optional[int] = None,
 ) -> List[str]:
     """Return one readable sentence per condition that does not hold (empty list = all good).
 
@@ -307,6 +333,13 @@ def check_conditions(
         if any(m["name"] == expect_not_leader_name for m in leaders):
             problems.append("expected %s not to be the leader, but it still is" % expect_not_leader_name)
 
+    if expect_min_timeline is not None and not expect_no_leader:
+        timelines = [m["timeline"] for m in leaders]
+        if not timelines or any(t is None or t < expect_min_timeline for t in timelines):
+            problems.append("expected the leader on timeline %d or later, found %s" % (
+                expect_min_timeline,
+                ", ".join("%s on timeline %s" % (m["name"], m["timeline"]) for m in leaders) or "no leader"))
+
     if expect_replicas is not None and len(streaming) < expect_replicas:
         others = [m for m in non_leaders if m["state"] != "streaming"]
         problems.append(
@@ -332,6 +365,117 @@ def check_conditions(
                 problems.append("replica %s lags %d bytes behind, expected at most %d" % (m["name"], m["lag"], max_lag))
 
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Switchover: who may take over the leader role, and when it has
+# --------------------------------------------------------------------------------------------
+
+SYNC_ROLES = ("sync_standby", "quorum_standby")
+STANDBY_ROLES = ("replica",) + SYNC_ROLES
+
+
+def synchronous_mode(config: Mapping[str, Any]) -> Optional[str]:
+    """``synchronous_mode`` of the dynamic configuration: "quorum", "on", or None when it is off."""
+    value = config.get("synchronous_mode")
+    if isinstance(value, str) and value.strip().lower() == "quorum":
+        return "quorum"
+    return "on" if _as_bool(value) else None
+
+
+def healthy_replica_states(members: Iterable[Mapping[str, Any]]) -> Tuple[str, ...]:
+    """States of a healthy replica in this cluster: "streaming"; also "running" when no member streams.
+
+    Patroni before 3.0 reports every replica as "running"; 3.0 and later say "streaming" once it streams.
+    """
+    if any(m["role"] not in LEADER_ROLES and m["state"] == "streaming" for m in members):
+        return ("streaming",)
+    return ("streaming", "running")
+
+
+def switchover_refusal(member: Mapping[str, Any], sync_mode: Optional[str], exclude_pending_restart: bool,
+                       states: Sequence[str] = ("streaming",)) -> Optional[str]:
+    """Why ``member`` cannot take over the leader role in a switchover, or None when it can.
+
+    Patroni itself refuses a member tagged nofailover (or failover_priority 0) and, in synchronous mode, any
+    member that is not a synchronous (or quorum) standby ("candidate name does not match with sync_standby").
+    """
+    role, state = member["role"], member["state"]
+    if role in LEADER_ROLES:
+        return "it is the %s" % role_display(role).lower()
+    if role not in STANDBY_ROLES:
+        return "its role is %s, not a replica" % role
+    if state not in states:
+        return "it is %s, not %s" % (state, " or ".join(states))
+    tags = member.get("tags") or {}
+    if _as_bool(tags.get("nofailover")):
+        return "it is tagged nofailover"
+    if parse_int(tags.get("failover_priority")) == 0:
+        return "its failover_priority tag is 0"
+    if sync_mode and role not in SYNC_ROLES:
+        return ("synchronous_mode is %s and it is not a synchronous standby (Patroni hands the leader role only to "
+                "a sync_standby or quorum_standby)" % sync_mode)
+    if exclude_pending_restart and member.get("pending_restart"):
+        return "it has a pending restart (exclude_pending_restart)"
+    return None
+
+
+def switchover_candidates(
+    members: Sequence[Mapping[str, Any]], sync_mode: Optional[str], exclude_pending_restart: bool,
+    states: Optional[Sequence[str]] = None,
+) -> Tuple[List[Mapping[str, Any]], Dict[str, str]]:
+    """The members that may take over, best first, and the others with the reason.
+
+    Best first: synchronous (or quorum) standbys, as they have every committed transaction; then the lowest lag
+    (unknown last); then the name.
+    """
+    states = healthy_replica_states(members) if states is None else states
+    eligible: List[Mapping[str, Any]] = []
+    ineligible: Dict[str, str] = {}
+    for m in members:
+        why = switchover_refusal(m, sync_mode, exclude_pending_restart, states)
+        if why is None:
+            eligible.append(m)
+        else:
+            ineligible[m["name"]] = why
+    eligible.sort(key=lambda m: (m["role"] not in SYNC_ROLES, m.get("lag") is None, m.get("lag") or 0, m["name"]))
+    return eligible, ineligible
+
+
+def switchover_problem(
+    summary: Mapping[str, Any], candidate: str, old_leader: str, timeline_before: Optional[int],
+    wait_for_old_leader: bool = True, states: Sequence[str] = ("streaming",),
+) -> Optional[str]:
+    """None when ``summary`` shows the switchover done, else what is still missing.
+
+    Done: ``candidate`` is the leader, running, on a timeline after ``timeline_before``; with
+    ``wait_for_old_leader`` also ``old_leader`` is a replica in one of ``states`` on the new leader's timeline.
+    """
+    members = {m["name"]: m for m in summary.get("members") or []}
+    new = members.get(candidate)
+    if new is None:
+        return "%s is not in /cluster" % candidate
+    if new["role"] not in LEADER_ROLES:
+        return "%s is %s (%s), the leader is %s" % (candidate, new["role"], new["state"],
+                                                    ", ".join(summary.get("leaders") or []) or "nobody")
+    if new["state"] != "running":
+        return "new leader %s is in state '%s', expected 'running'" % (candidate, new["state"])
+    if timeline_before is not None and (new["timeline"] is None or new["timeline"] <= timeline_before):
+        return "new leader %s is on timeline %s, expected a timeline after %d" % (candidate, new["timeline"],
+                                                                                   timeline_before)
+    if not wait_for_old_leader:
+        return None
+    old = members.get(old_leader)
+    if old is None:
+        return "old leader %s is not in /cluster" % old_leader
+    if old["role"] in LEADER_ROLES:
+        return "old leader %s is still %s" % (old_leader, old["role"])
+    if old["state"] not in states:
+        return "old leader %s is %s (%s), expected %s" % (old_leader, old["role"], old["state"], " or ".join(states))
+    if old["timeline"] != new["timeline"]:
+        return "old leader %s is on timeline %s, the new leader on %s" % (old_leader, old["timeline"],
+                                                                         new["timeline"])
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +636,7 @@ def resolve_dotted_key(config: Mapping[str, Any], dotted: str) -> Optional[List[
     Key names may themselves contain dots (e.g. "auto_explain.log_min_duration"), so at each level
     the longest matching key wins. Returns the list of keys, or None if it is not in ``config``.
     """
-    parts = [p for p in dotted.split(".")]
+    parts = dotted.split(".")
     path: List[str] = []
     node: Any = config
     i = 0

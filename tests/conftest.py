@@ -1,26 +1,26 @@
-"""Make the project's own Ansible code importable from pytest.
+"""Make the project's modules importable from pytest.
 
-* ``ansible.module_utils.pgha_*``: Ansible imports a project's module_utils (``module_utils = ./module_utils``
-  in ansible.cfg) as if it lived inside the ``ansible.module_utils`` package. We do the same here by
-  appending our directory to that package's ``__path__``.
-* ``library/*.py``: added to ``sys.path`` so tests can ``import patroni_cluster_info`` etc.
-* ``tests/unit``: added to ``sys.path`` so ``import pgha_test_helpers`` works in any pytest import mode.
+* ``ansible.module_utils.pgha_*``: importable in any process of the venv through the finder that `make venv`
+  installs (scripts/module_utils_hook.py); checked here so a stale venv fails with what to run.
+* ``library/*.py``, ``chaos/library/*.py``: added to ``sys.path`` so tests can ``import patroni_cluster_info`` etc.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
-import ansible.module_utils
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE_UTILS = os.path.join(ROOT, "module_utils")
-LIBRARY = os.path.join(ROOT, "library")
-UNIT_TESTS = os.path.join(ROOT, "tests", "unit")
+# The product's modules and the chaos harness's (loaded next to the chaos playbooks).
+LIBRARIES = [os.path.join(ROOT, "library"), os.path.join(ROOT, "chaos", "library")]
 
-if MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(MODULE_UTILS)
-for _path in (LIBRARY, UNIT_TESTS):
+if importlib.util.find_spec("ansible.module_utils.pgha_http") is None:
+    raise pytest.UsageError("ansible.module_utils.pgha_http is not importable: run `make venv` (it installs "
+                            "scripts/module_utils_hook.py into the venv), or `%s scripts/module_utils_hook.py`"
+                            % sys.executable)
+for _path in LIBRARIES:
     if _path not in sys.path:
         sys.path.insert(0, _path)

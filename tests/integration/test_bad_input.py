@@ -287,10 +287,6 @@ def patroni_timing(hosts, all_vars):
     all_vars.update({"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10})
 
 
-def etcd_tls_mismatch(_hosts, all_vars):
-    all_vars.update({"etcd_tls": False, "patroni_etcd_tls": True})
-
-
 def empty_balancers(hosts, _vars):
     _groups(hosts)["balancers"]["hosts"] = {}
 
@@ -343,7 +339,9 @@ CASES = [
     Case("restapi-password-missing", set_all_var("patroni_restapi_password", ""), ("patroni_restapi_password",)),
     Case("example-placeholder-password", set_all_var("patroni_app_password", "CHANGE-ME-application-password"),
          ("patroni_app_password",), ("CHANGE-ME",)),
-    Case("etcd-tls-mismatch", etcd_tls_mismatch, ("patroni_etcd_tls", "etcd_tls")),
+    # -- variables of an earlier version: set in an inventory they would silently do nothing
+    Case("removed-variable", set_all_var("haproxy_patroni_api_port", 8009),
+         ("haproxy_patroni_api_port", "patroni_restapi_port")),
     Case("pki-extra-san-malformed", set_all_var("pki_extra_sans", ["db.example.com"]),
          ("pki_extra_sans",), ("db.example.com",)),
 ]

@@ -356,5 +356,15 @@ def run_playbook(workdir: Path, inventory: Path, playbook: Path, label: str,
 # ---- the verify play ---------------------------------------------------------------------------
 
 def verify_task_names(path: Path = VERIFY) -> List[Tuple[str, str]]:
-    """(play name, task name) of every task in playbooks/verify.yml."""
-    return [(play["name"], task["name"]) for play in _load_yaml(path) for task in play.get("tasks", [])]
+    """(play name, task name) of every task playbooks/verify.yml runs: those of the roles' verify.yml entry
+    points it includes, and any task of its own."""
+    names: List[Tuple[str, str]] = []
+    for play in _load_yaml(path):
+        for task in play.get("tasks", []):
+            include = task.get("ansible.builtin.include_role")
+            if include:
+                role_tasks = PROJECT / "roles" / include["name"] / "tasks" / include["tasks_from"]
+                names.extend((play["name"], t["name"]) for t in _load_yaml(role_tasks))
+            else:
+                names.append((play["name"], task["name"]))
+    return names

@@ -28,9 +28,17 @@ from typing import Iterator, List
 
 import pytest
 import yaml
-
-from interrupted_lab import (CREATE, DESTROY, SITE, Isolation, KillPoint, Run, run_playbook, verify_task_names,
-                             write_inventory)
+from interrupted_lab import (
+    CREATE,
+    DESTROY,
+    SITE,
+    Isolation,
+    KillPoint,
+    Run,
+    run_playbook,
+    verify_task_names,
+    write_inventory,
+)
 
 ENABLED = os.environ.get("PGHA_RUN_INTERRUPTED") == "1"
 needs_containers = pytest.mark.skipif(

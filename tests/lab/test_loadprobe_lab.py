@@ -1,4 +1,4 @@
-"""Smoke test of tools/pgha_loadprobe.py against the running lab (no fault is injected).
+"""Smoke test of chaos/tools/pgha_loadprobe.py against the running lab (no fault is injected).
 
 Runs only with ``PGHA_RUN_LAB_TESTS=1`` and a lab built by ``make up`` (``.lab/pg_service.conf``)::
 
@@ -21,13 +21,12 @@ import time
 
 import pytest
 import yaml
-
 from ansible.module_utils import pgha_ledger as L
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICE_FILE = os.path.join(ROOT, ".lab", "pg_service.conf")
 PASSWORD_FILE = os.path.join(ROOT, ".lab", "secrets", "patroni_app_password")
-SCRIPT = os.path.join(ROOT, "tools", "pgha_loadprobe.py")
+SCRIPT = os.path.join(ROOT, "chaos", "tools", "pgha_loadprobe.py")
 
 pytestmark = [
     pytest.mark.lab,

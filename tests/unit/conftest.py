@@ -8,20 +8,13 @@ makes waiting instantaneous.
 from __future__ import annotations
 
 import json
-import os
-import runpy
 import time
 from typing import Any, Callable, Dict
 
 import pytest
+from ansible.module_utils import pgha_http
 
-# tests/conftest.py sets up the import paths; pytest skips it when its rootdir is tests/unit itself
-# (e.g. `pytest /work/main/tests/unit` run from another directory), so run it here too (it is idempotent).
-runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "conftest.py"))
-
-from ansible.module_utils import pgha_http  # noqa: E402
-
-from pgha_test_helpers import FakeClock, FakeHttp, patch_module_args  # noqa: E402
+from pgha_test_helpers import FakeClock, FakeHttp, patch_module_args
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Imported by tests/unit/conftest.py (which turns them into pytest fixtures) and b
 
 from __future__ import annotations
 
+import email.message
 import io
 import json
 import os
@@ -43,6 +44,18 @@ def load_json(name: str) -> Any:
     return json.loads(load_text(name))
 
 
+def set_member(data: Dict[str, Any], name: str, **fields: Any) -> Dict[str, Any]:
+    """A Patroni /cluster answer ``data`` with ``fields`` set on member ``name`` (None removes the key)."""
+    for m in data["members"]:
+        if m["name"] == name:
+            for key, value in fields.items():
+                if value is None:
+                    m.pop(key, None)
+                else:
+                    m[key] = value
+    return data
+
+
 class FakeResponse:
     def __init__(self, status: int, body: bytes) -> None:
         self.status = status
@@ -66,7 +79,7 @@ def refused(url: str = "") -> urllib.error.URLError:
 def http_error(url: str, status: int, body: Any = "") -> urllib.error.HTTPError:
     text = body if isinstance(body, str) else json.dumps(body)
     return urllib.error.HTTPError(url, status, {503: "Service Unavailable", 401: "Unauthorized"}.get(status, "Error"),
-                                  {}, io.BytesIO(text.encode()))  # type: ignore[arg-type]
+                                  email.message.Message(), io.BytesIO(text.encode()))
 
 
 class FakeHttp:
@@ -89,7 +102,8 @@ class FakeHttp:
     def count(self, method: str, url_part: str = "") -> int:
         return sum(1 for c in self.calls if c["method"] == method and url_part in c["url"])
 
-    def __call__(self, url: str, data: Optional[bytes] = None, method: Optional[str] = None, **kwargs: Any) -> FakeResponse:
+    def __call__(self, url: str, data: Optional[bytes] = None, method: Optional[str] = None,
+                 **kwargs: Any) -> FakeResponse:
         method = (method or ("POST" if data else "GET")).upper()
         body = json.loads(data.decode()) if data else None
         self.calls.append({"method": method, "url": url, "body": body, "kwargs": kwargs})

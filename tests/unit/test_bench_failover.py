@@ -1,21 +1,13 @@
-"""Tests of the pure helpers of tools/bench_failover.py (no playbook is run)."""
+"""Tests of the pure helpers of chaos/tools/bench_failover.py (no playbook is run)."""
 import importlib.util
 from pathlib import Path
 
 import pytest
 
 _SPEC = importlib.util.spec_from_file_location(
-    "bench_failover", Path(__file__).resolve().parents[2] / "tools" / "bench_failover.py")
+    "bench_failover", Path(__file__).resolve().parents[2] / "chaos" / "tools" / "bench_failover.py")
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)
-
-
-def test_percentile_nearest_rank():
-    values = [5.0, 1.0, 3.0, 2.0, 4.0]
-    assert bench.percentile(values, 50) == 3.0
-    assert bench.percentile(values, 95) == 5.0
-    assert bench.percentile(values, 0) == 1.0
-    assert bench.percentile([], 95) is None
 
 
 def test_gap_stats():
@@ -26,7 +18,8 @@ def test_gap_stats():
 def test_report_from_events_picks_the_report_task():
     events = [
         {"event": "runner_on_ok", "event_data": {"task": "Stop the load", "res": {"x": 1}}},
-        {"event": "runner_on_ok", "event_data": {"task": "Write the report", "res": {"summary_row": {"write_gap_s": 2.5}}}},
+        {"event": "runner_on_ok",
+         "event_data": {"task": "Write the report", "res": {"summary_row": {"write_gap_s": 2.5}}}},
     ]
     assert bench.report_from_events(events) == {"summary_row": {"write_gap_s": 2.5}}
     assert bench.report_from_events([{"event": "playbook_on_start"}]) is None

@@ -1,4 +1,4 @@
-"""library/chaos_report.py on a synthetic run directory; psycopg2 is replaced by a fake (no database)."""
+"""chaos/library/chaos_report.py on a synthetic run directory; psycopg2 is replaced by a fake (no database)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import types
 from typing import Any, Dict, List
 
 import pytest
+from ansible.module_utils import pgha_ledger as L
 
 import chaos_report as mod
-
-from ansible.module_utils import pgha_ledger as L
 from pgha_test_helpers import undocumented_keys, warning_texts
 
 T0 = 1_700_000_000.0
@@ -155,7 +154,8 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
 def test_bounds_failures_are_readable(tmp_path, monkeypatch, run_module, fast_png):
     ok_ids = make_run(str(tmp_path / "run"), gap=4.0)
     monkeypatch.setattr(mod, "psycopg2", fake_psycopg2([i for i in ok_ids if i != 10]))
-    result = run_module(mod, base_args(tmp_path, bounds={"max_write_gap_s": 2.5, "max_failed_writes": 3, "max_lost_writes": 0},
+    bounds = {"max_write_gap_s": 2.5, "max_failed_writes": 3, "max_lost_writes": 0}
+    result = run_module(mod, base_args(tmp_path, bounds=bounds,
                                        assertions=[{"name": "old leader back as replica", "passed": False}]))
     assert result["passed"] is False and result["summary_row"]["passed"] is False
     text = "\n".join(result["failures"])

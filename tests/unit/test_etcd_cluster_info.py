@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import etcd_cluster_info as mod
-
 from pgha_test_helpers import load_json, undocumented_keys
 
 
@@ -122,7 +121,7 @@ def test_request_timeout_default_is_short(fake_http, run_module):
 
 def test_etcd_auth_uses_tokens_not_basic_auth(fake_http, run_module):
     urls = _route_all_healthy(fake_http)
-    for name, url in urls.items():
+    for url in urls.values():
         fake_http.add("POST", url + "/v3/auth/authenticate",
                       lambda m, u, body: {"header": {}, "token": "tok-" + u.split(":")[2].split("/")[0]}
                       if body == {"name": "root", "password": "pw"} else (401, "bad"))

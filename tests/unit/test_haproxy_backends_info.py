@@ -8,7 +8,6 @@ Relies on: haproxy_stats.csv = listen sections primary (patroni1 UP, patroni2/3 
 from __future__ import annotations
 
 import haproxy_backends_info as mod
-
 from pgha_test_helpers import load_text, undocumented_keys
 
 URL = "http://127.0.0.1:7000/;csv"

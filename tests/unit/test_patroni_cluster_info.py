@@ -8,7 +8,6 @@ patroni_status_leader.json / patroni_status_replica.json = GET /patroni of a pri
 from __future__ import annotations
 
 import patroni_cluster_info as mod
-
 from pgha_test_helpers import load_json, undocumented_keys
 
 N1, N2, N3 = "http://172.28.10.11:8008", "http://172.28.10.12:8008", "http://172.28.10.13:8008"

@@ -12,10 +12,8 @@ import copy
 import pytest
 
 import patroni_config as mod
-
 from ansible.module_utils.pgha_patroni import apply_merge_patch
-
-from pgha_test_helpers import load_json, warning_texts, undocumented_keys
+from pgha_test_helpers import load_json, undocumented_keys, warning_texts
 
 N1, N2, N3 = "http://172.28.10.11:8008", "http://172.28.10.12:8008", "http://172.28.10.13:8008"
 

@@ -13,8 +13,7 @@ from typing import Any, Dict
 import pytest
 
 import patroni_restart as mod
-
-from pgha_test_helpers import load_json, undocumented_keys
+from pgha_test_helpers import load_json, set_member, undocumented_keys
 
 N1, N2, N3 = "http://172.28.10.11:8008", "http://172.28.10.12:8008", "http://172.28.10.13:8008"
 ALL = [N1, N2, N3]
@@ -22,15 +21,7 @@ ALL = [N1, N2, N3]
 
 def _cluster(member: str = "patroni2", **fields: Any) -> Dict[str, Any]:
     """A copy of the captured /cluster with ``fields`` set (None removes the key) on ``member``."""
-    data = copy.deepcopy(load_json("patroni_cluster.json"))
-    for m in data["members"]:
-        if m["name"] == member:
-            for key, value in fields.items():
-                if value is None:
-                    m.pop(key, None)
-                else:
-                    m[key] = value
-    return data
+    return set_member(copy.deepcopy(load_json("patroni_cluster.json")), member, **fields)
 
 
 def _member_url(name: str) -> str:

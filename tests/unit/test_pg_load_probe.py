@@ -1,4 +1,4 @@
-"""library/pg_load_probe.py: helpers (private config, pid checks, waiting) and the state flow with a fake load
+"""chaos/library/pg_load_probe.py: helpers (private config, pid checks, waiting) and the state flow with a fake load
 client script (no database, no network).
 """
 
@@ -15,10 +15,9 @@ from typing import Any, Dict
 import pytest
 
 import pg_load_probe as mod
-
 from pgha_test_helpers import undocumented_keys
 
-# A stand-in for tools/pgha_loadprobe.py: same files, fake ok writes, exits 0 on SIGTERM.
+# A stand-in for chaos/tools/pgha_loadprobe.py: same files, fake ok writes, exits 0 on SIGTERM.
 FAKE_CLIENT = r'''
 import json, os, signal, sys, time
 cfg = json.load(open(sys.argv[2]))

@@ -24,7 +24,6 @@ from ansible.module_utils.pgha_etcd import (
     summarize,
     validate_member_list,
 )
-
 from pgha_test_helpers import load_json
 
 

@@ -20,7 +20,6 @@ from ansible.module_utils.pgha_haproxy import (
     stats_csv_url,
     summarize,
 )
-
 from pgha_test_helpers import load_text
 
 

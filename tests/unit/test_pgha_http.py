@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-
 from ansible.module_utils import pgha_http
+
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,

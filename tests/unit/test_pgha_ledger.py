@@ -1,4 +1,4 @@
-"""module_utils/pgha_ledger.py on synthetic ledgers: gaps, losses, unknown outcomes, split brain, plot buckets."""
+"""chaos/module_utils/pgha_ledger.py on synthetic ledgers: gaps, losses, unknown outcomes, split brain, buckets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import threading
 from typing import Any, Dict, List, Optional
 
 import pytest
-
 from ansible.module_utils import pgha_ledger as L
 
 T0 = 1_700_000_000.0
@@ -124,6 +123,10 @@ def test_percentile_nearest_rank():
     assert L.percentile([5.0], 99) == 5.0
     assert L.percentile(list(range(1, 101)), 50) == 50
     assert L.percentile(list(range(1, 101)), 99) == 99
+    # Unsorted input, the ends (chaos/tools/bench_failover.py uses it for its p95).
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert L.percentile(values, 0) == 1.0 and L.percentile(values, 50) == 3.0 and L.percentile(values, 95) == 5.0
+    assert L.percentile(values, 100) == 5.0
 
 
 # ------------------------------------------------------------------------------------------- analysis
@@ -269,7 +272,7 @@ def test_empty_ledger_does_not_crash():
 
 
 def test_reads_have_the_same_figures():
-    recs = [read(t / 10) for t in range(0, 20)] + [read(2.0, "error")] + [read(3.0 + t / 10) for t in range(10)]
+    recs = [read(t / 10) for t in range(20)] + [read(2.0, "error")] + [read(3.0 + t / 10) for t in range(10)]
     r = L.analyze(recs, events(0.0, 4.0)).reads
     assert r.ok == 30 and r.error == 1 and r.servers == [B]
     assert r.max_gap_s == pytest.approx(3.0 - 1.9, abs=1e-3)
@@ -277,7 +280,8 @@ def test_reads_have_the_same_figures():
 
 # ------------------------------------------------------------------------------------------- buckets
 def test_timeline_buckets_count_per_second():
-    recs = steady(1, 0.0, 2.0) + [write(101, 2.2, "error"), write(102, 2.4, "unknown")] + [read(0.5), read(2.5, "error")]
+    recs = steady(1, 0.0, 2.0) + [write(101, 2.2, "error"), write(102, 2.4, "unknown")]
+    recs += [read(0.5), read(2.5, "error")]
     buckets = L.timeline_buckets(recs, 1.0, t0=T0, t1=T0 + 4.0)
     assert [b["t"] for b in buckets] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert [b["writes_ok"] for b in buckets] == [50, 50, 0, 0, 0]

@@ -1,4 +1,4 @@
-"""tools/pgha_loadprobe.py without a database: config, connection options, pacing, write outcomes, SIGTERM."""
+"""chaos/tools/pgha_loadprobe.py without a database: config, connection options, pacing, write outcomes, SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import pytest
 from psycopg2 import sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "tools", "pgha_loadprobe.py")
+SCRIPT = os.path.join(ROOT, "chaos", "tools", "pgha_loadprobe.py")
 
 _spec = importlib.util.spec_from_file_location("pgha_loadprobe", SCRIPT)
-probe_mod = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+assert _spec is not None and _spec.loader is not None
+probe_mod = importlib.util.module_from_spec(_spec)
 sys.modules["pgha_loadprobe"] = probe_mod  # dataclasses look their module up while the class is built
-_spec.loader.exec_module(probe_mod)  # type: ignore[union-attr]
+_spec.loader.exec_module(probe_mod)
 
 WRITER = {"host": "10.0.0.100", "port": 5000, "dbname": "app", "user": "app", "password": "s3cret"}
 
@@ -61,7 +62,8 @@ def test_connect_kwargs_bound_every_wait():
     assert kw["connect_timeout"] == 2  # libpq's minimum
     assert (kw["keepalives"], kw["keepalives_idle"], kw["keepalives_interval"], kw["keepalives_count"]) == (1, 1, 1, 2)
     assert kw["tcp_user_timeout"] == 2000 and kw["options"] == "-c statement_timeout=1500"
-    assert kw["sslmode"] == "verify-full" and kw["sslrootcert"] == "/ca.crt" and kw["application_name"] == "pgha-loadprobe-writer"
+    assert kw["sslmode"] == "verify-full" and kw["sslrootcert"] == "/ca.crt"
+    assert kw["application_name"] == "pgha-loadprobe-writer"
     old = probe_mod.connect_kwargs(probe_mod.Dsn(host="h", dbname="d", user="u"), 5, 2000, "x", libpq_version=110000)
     assert "tcp_user_timeout" not in old and "sslmode" not in old and old["connect_timeout"] == 5
 
@@ -99,7 +101,7 @@ class FakeStop:
 def test_pacer_keeps_the_schedule_without_drift():
     clock = FakeClock()
     stop = FakeStop(clock)
-    pacer = probe_mod.Pacer(10, stop, clock=clock)  # type: ignore[arg-type]
+    pacer = probe_mod.Pacer(10, stop, clock=clock)
     assert pacer.next_slot() == 0
     clock.now += 0.03  # work took 30 ms
     assert pacer.next_slot() == 1 and stop.waits[-1] == pytest.approx(0.07)
@@ -112,7 +114,7 @@ def test_pacer_keeps_the_schedule_without_drift():
 def test_pacer_skips_missed_slots_after_a_stall():
     clock = FakeClock()
     stop = FakeStop(clock)
-    pacer = probe_mod.Pacer(10, stop, clock=clock)  # type: ignore[arg-type]
+    pacer = probe_mod.Pacer(10, stop, clock=clock)
     pacer.next_slot()
     clock.now += 2.05  # a 2 s connect timeout
     assert pacer.next_slot() == 20 and pacer.skipped == 19
@@ -187,7 +189,8 @@ class FakeCursor:
         elif "INSERT" in text:
             action = db.insert_plan.pop(0)
             if not db.insert_plan:
-                db.stop.set()  # type: ignore[union-attr]
+                assert db.stop is not None
+                db.stop.set()
             if action == "insert_fail":
                 raise psycopg2.OperationalError("cannot execute INSERT in a read-only transaction")
             self.conn.pending = action

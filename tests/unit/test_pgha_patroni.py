@@ -8,6 +8,8 @@ Facts the fixtures must keep (they may be replaced by lab captures with the same
 * patroni_cluster_failover.json: patroni2 is leader on a newer timeline than patroni1 (streaming).
 * patroni_cluster_no_leader.json: no member has a leader role.
 * patroni_status_leader.json / patroni_status_replica.json: GET /patroni of a primary / a streaming replica.
+* patroni_cluster_switchover.json: patroni1 leader; patroni2 sync_standby with a pending restart (flag and
+  reason); patroni3 replica; patroni4 replica with the largest lag; patroni5 tagged nofailover.
 """
 
 from __future__ import annotations
@@ -23,20 +25,26 @@ from ansible.module_utils.pgha_patroni import (
     compute_patch,
     find_conflicts,
     format_lsn,
+    healthy_replica_states,
+    member_endpoint,
     member_from_status,
     members_summary,
     normalize_role,
     parse_int,
     parse_member,
+    parse_restart_member,
     render_table,
     resolve_dotted_key,
     role_display,
     status_name,
     summarize_cluster,
+    switchover_candidates,
+    switchover_problem,
+    switchover_refusal,
+    synchronous_mode,
     validate_cluster_json,
     values_equal,
 )
-
 from pgha_test_helpers import load_json
 
 
@@ -130,6 +138,16 @@ def test_leader_conditions():
     assert "expected leader patroni1, found patroni2" in problems
     assert "expected patroni2 not to be the leader, but it still is" in problems
     assert "replica patroni1 is on timeline 1, leader patroni2 is on timeline 2" in problems
+
+
+def test_min_timeline():
+    s = summarize_cluster(load_json("patroni_cluster_failover.json"))
+    assert check_conditions(s, expect_min_timeline=2, same_timeline=False) == []
+    assert check_conditions(s, expect_min_timeline=3, same_timeline=False) == [
+        "expected the leader on timeline 3 or later, found patroni2 on timeline 2"]
+    none = summarize_cluster(load_json("patroni_cluster_no_leader.json"))
+    assert "expected the leader on timeline 2 or later, found no leader" in check_conditions(
+        none, expect_leader=False, expect_min_timeline=2)
 
 
 def test_no_leader_and_two_leaders():
@@ -271,3 +289,118 @@ def test_apply_merge_patch_rfc7386():
     assert apply_merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None, "e": 3}, "d": [1]}) == {
         "a": {"c": 2, "e": 3}, "d": [1]}
     assert apply_merge_patch({"a": 1}, {"a": {"b": {"c": None}}}) == {"a": {"b": {}}}
+
+
+# --------------------------------------------------------------------------------------------
+# Switchover candidates
+# --------------------------------------------------------------------------------------------
+
+
+def _member(name: str, role: str = "replica", state: str = "streaming", lag=0, pending: bool = False, **tags):
+    return {"name": name, "role": role, "state": state, "lag": lag, "pending_restart": pending, "tags": tags,
+            "timeline": 1}
+
+
+@pytest.mark.parametrize("value, expected", [
+    (False, None), (None, None), ("off", None), (True, "on"), ("on", "on"), ("quorum", "quorum"), ("QUORUM", "quorum"),
+])
+def test_synchronous_mode(value, expected):
+    assert synchronous_mode({"synchronous_mode": value}) == expected
+    assert synchronous_mode({}) is None
+
+
+def test_healthy_replica_states_accepts_running_only_without_any_streaming_member():
+    assert healthy_replica_states([_member("a", "leader", "running"), _member("b")]) == ("streaming",)
+    # Patroni < 3.0: replicas are "running".
+    assert healthy_replica_states([_member("a", "leader", "running"), _member("b", state="running")]) == (
+        "streaming", "running")
+
+
+@pytest.mark.parametrize("member, sync, exclude, reason", [
+    (_member("a"), None, False, None),
+    (_member("a", "sync_standby"), "on", False, None),
+    (_member("a", "quorum_standby"), "quorum", False, None),
+    (_member("a", "leader", "running"), None, False, "it is the leader"),
+    (_member("a", "standby_leader"), None, False, "it is the standby leader"),
+    (_member("a", "unknown"), None, False, "its role is unknown, not a replica"),
+    (_member("a", state="stopped"), None, False, "it is stopped, not streaming"),
+    (_member("a", nofailover=True), None, False, "it is tagged nofailover"),
+    (_member("a", nofailover="false"), None, False, None),
+    (_member("a", failover_priority=0), None, False, "its failover_priority tag is 0"),
+    (_member("a", failover_priority=2), None, False, None),
+    (_member("a"), "on", False, "synchronous_mode is on and it is not a synchronous standby"),
+    (_member("a", pending=True), None, False, None),
+    (_member("a", pending=True), None, True, "it has a pending restart"),
+])
+def test_switchover_refusal(member, sync, exclude, reason):
+    found = switchover_refusal(member, sync, exclude)
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(reason)
+
+
+def test_switchover_candidates_order_sync_first_then_lag_then_name():
+    members = [_member("leader", "leader", "running", lag=None), _member("z", lag=0), _member("b", lag=0),
+               _member("late", lag=5000), _member("unknown", lag=None), _member("sync", "sync_standby", lag=100)]
+    eligible, ineligible = switchover_candidates(members, None, False)
+    assert [m["name"] for m in eligible] == ["sync", "b", "z", "late", "unknown"]
+    assert ineligible == {"leader": "it is the leader"}
+
+
+def test_switchover_candidates_on_the_fixture():
+    members = summarize_cluster(load_json("patroni_cluster_switchover.json"), parse=parse_restart_member)["members"]
+    eligible, ineligible = switchover_candidates(members, "on", False)
+    assert [m["name"] for m in eligible] == ["patroni2"] and sorted(ineligible) == ["patroni1", "patroni3",
+                                                                                    "patroni4", "patroni5"]
+    eligible, ineligible = switchover_candidates(members, None, True)
+    assert [m["name"] for m in eligible] == ["patroni3", "patroni4"]
+    assert set(ineligible) == {"patroni1", "patroni2", "patroni5"}
+
+
+def test_parse_restart_member_reads_the_reason():
+    raw = {"name": "a", "role": "replica", "state": "streaming", "pending_restart_reason": {"max_connections": {}}}
+    assert parse_member(raw)["pending_restart"] is False
+    member = parse_restart_member(raw)
+    assert member["pending_restart"] is True and member["pending_restart_reason"] == {"max_connections": {}}
+
+
+def _after(new_role="leader", new_state="running", new_tl=2, old_role="replica", old_state="streaming", old_tl=2):
+    members = [dict(_member("old", old_role, old_state), timeline=old_tl),
+               dict(_member("new", new_role, new_state), timeline=new_tl)]
+    return {"members": members, "leaders": [m["name"] for m in members if m["role"] == "leader"]}
+
+
+@pytest.mark.parametrize("summary, wait_old, problem", [
+    (_after(), True, None),
+    (_after(new_role="replica", new_state="streaming", old_role="leader", old_state="running", new_tl=1, old_tl=1),
+     True, "new is replica (streaming), the leader is old"),
+    (_after(new_state="starting"), True, "new leader new is in state 'starting', expected 'running'"),
+    (_after(new_tl=1), True, "new leader new is on timeline 1, expected a timeline after 1"),
+    (_after(old_state="stopped"), True, "old leader old is replica (stopped), expected streaming"),
+    (_after(old_state="stopped"), False, None),
+    (_after(old_tl=1), True, "old leader old is on timeline 1, the new leader on 2"),
+    (_after(old_role="leader", old_state="running"), True, "old leader old is still leader"),
+])
+def test_switchover_problem(summary, wait_old, problem):
+    assert switchover_problem(summary, "new", "old", 1, wait_old) == problem
+
+
+def test_switchover_problem_missing_members():
+    assert switchover_problem({"members": []}, "new", "old", 1) == "new is not in /cluster"
+    summary = {"members": [dict(_member("new", "leader", "running"), timeline=2)], "leaders": ["new"]}
+    assert switchover_problem(summary, "new", "old", 1) == "old leader old is not in /cluster"
+
+
+@pytest.mark.parametrize("api_url, expected", [
+    ("http://172.28.10.12:8008/patroni", "http://172.28.10.12:8008/switchover"),
+    ("https://[fd00::12]:8008", "https://[fd00::12]:8008/switchover"),
+])
+def test_member_endpoint(api_url, expected):
+    assert member_endpoint(api_url, "/switchover") == expected
+    assert member_endpoint(api_url, "switchover") == expected
+
+
+def test_member_endpoint_rejects_relative_urls():
+    with pytest.raises(ValueError):
+        member_endpoint("172.28.10.12:8008/patroni", "/switchover")

@@ -11,12 +11,15 @@ a run that fails its own bounds is counted and listed, and its gap still enters 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+# The ledger's module_utils, importable in the venv (scripts/module_utils_hook.py); this tool needs the venv anyway
+# (ansible-runner).
+from ansible.module_utils.pgha_ledger import percentile
 
 EXPERIMENTS: Dict[str, str] = {
     "graceful failover": "chaos/leader_failover.yml",
@@ -25,15 +28,6 @@ EXPERIMENTS: Dict[str, str] = {
     "VIP failover": "chaos/haproxy_failover.yml",
 }
 REPORT_TASK = "Write the report"
-
-
-def percentile(values: Sequence[float], pct: float) -> Optional[float]:
-    """Nearest-rank percentile (pct in 0..100) of values; None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def gap_stats(gaps: Sequence[float]) -> Dict[str, Optional[float]]:
@@ -85,7 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--inventory", default="inventories/lab", help="inventory, relative to the project")
     parser.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), help="run only these")
     args = parser.parse_args(argv)
-    project = Path(__file__).resolve().parent.parent
+    project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
 
     rows: List[Dict[str, Any]] = []
     settings: Dict[str, Any] = {}

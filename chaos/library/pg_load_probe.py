@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Start, mark, wait on and stop the chaos experiments' client load (tools/pgha_loadprobe.py) on the controller.
+# Start, mark, wait on and stop the chaos experiments' client load (chaos/tools/pgha_loadprobe.py) on the controller.
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: pg_load_probe
 short_description: Run the chaos experiments' client load (writes, reads, node polls) in the background
 description:
-  - Runs C(tools/pgha_loadprobe.py) detached on the machine that runs the module (use C(delegate_to=localhost)).
+  - Runs C(chaos/tools/pgha_loadprobe.py) detached on the machine that runs the module (use C(delegate_to=localhost)).
     It writes O(rate) transactions per second through O(writer) and reads through O(reader), polls every node of
     O(poll_nodes) directly, and appends every attempt to C(<run_dir>/ledger.jsonl).
   - O(state=started) writes C(run.json) (mode 0600, it holds the passwords), spawns the load client in its own
@@ -36,8 +36,8 @@ options:
     required: true
   script:
     description:
-      - Path of C(tools/pgha_loadprobe.py); a module cannot know the project directory, so pass
-        C({{ playbook_dir }}/../tools/pgha_loadprobe.py). Required with O(state=started).
+      - Path of C(chaos/tools/pgha_loadprobe.py); a module cannot know the project directory, so pass
+        C({{ playbook_dir }}/tools/pgha_loadprobe.py) from a playbook in C(chaos/). Required with O(state=started).
     type: path
   python:
     description:
@@ -149,7 +149,7 @@ EXAMPLES = r"""
   pg_load_probe:
     state: started
     run_dir: "{{ chaos_run_dir }}/leader_stop"
-    script: "{{ playbook_dir }}/../tools/pgha_loadprobe.py"
+    script: "{{ playbook_dir }}/tools/pgha_loadprobe.py"
     writer: {host: "{{ cluster_vip }}", port: 5000, dbname: app, user: app, password: "{{ patroni_app_password }}"}
     reader: {host: "{{ cluster_vip }}", port: 5001, dbname: app, user: app, password: "{{ patroni_app_password }}"}
     poll_nodes:
@@ -213,7 +213,8 @@ paths:
   description: Files of the run (config, ledger, events, log, pid, ready).
   returned: always
   type: dict
-  sample: {config: /work/main/.lab/chaos-runs/leader_stop/run.json, ledger: /work/main/.lab/chaos-runs/leader_stop/ledger.jsonl}
+  sample: {config: /work/main/.lab/chaos-runs/leader_stop/run.json,
+           ledger: /work/main/.lab/chaos-runs/leader_stop/ledger.jsonl}
 counts:
   description: Attempts in the ledger by kind (writes, reads, polls) and outcome (ok, error, unknown, total).
   returned: always
@@ -252,18 +253,6 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import ansible.module_utils.pgha_ledger  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
 
 from ansible.module_utils.pgha_ledger import (
     LOAD_STARTED,
@@ -325,9 +314,9 @@ def pid_cmdline(pid: int) -> Optional[List[str]]:
 def probe_pid(paths: Dict[str, str]) -> Optional[int]:
     """Pid of the load client of this run_dir if it runs (a recycled pid running something else does not count)."""
     pid = read_pid(paths["pid"])
-    if not pid_alive(pid):
+    if pid is None or not pid_alive(pid):
         return None
-    cmdline = pid_cmdline(pid)  # type: ignore[arg-type]
+    cmdline = pid_cmdline(pid)
     if cmdline is not None and not any(os.path.abspath(a) == os.path.abspath(paths["config"]) for a in cmdline):
         return None
     return pid
@@ -490,8 +479,9 @@ def do_started(module: AnsibleModule, paths: Dict[str, str], result: Dict[str, A
     python = p["python"] or sys.executable
     script = p["script"]
     if not os.path.isfile(script):
-        module.fail_json(msg="script %s does not exist: pass the path of tools/pgha_loadprobe.py, e.g. "
-                             "\"{{ playbook_dir }}/../tools/pgha_loadprobe.py\"" % script, **result)
+        module.fail_json(msg="script %s does not exist: pass the path of chaos/tools/pgha_loadprobe.py, e.g. "
+                             "\"{{ playbook_dir }}/tools/pgha_loadprobe.py\" from a playbook in chaos/" % script,
+                         **result)
     if module.check_mode:
         result.update(msg="would start %s %s writing %d/s to %s:%s" % (python, script, p["rate"], p["writer"]["host"],
                                                                        p["writer"]["port"]))
@@ -560,10 +550,11 @@ def do_waited(module: AnsibleModule, paths: Dict[str, str], result: Dict[str, An
     since = since_event["t"] if since_event else None
     tail = LedgerTail(paths["ledger"])
     ok = [0]
+    min_ok_writes: int = p["min_ok_writes"]
 
     def done() -> bool:
         ok[0] += count_ok_writes(tail.poll(), since)
-        return ok[0] >= p["min_ok_writes"]
+        return ok[0] >= min_ok_writes
 
     why, elapsed = wait_for(done, lambda: pid_alive(pid), p["timeout"])
     result.update(elapsed=elapsed, ok_writes_since=ok[0], since_event=since_event, counts=quick_counts(paths["ledger"]))

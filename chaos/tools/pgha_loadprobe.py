@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Client load of the chaos experiments: paced writes and reads through the balancers, direct polls of every
-# node, each attempt recorded in a JSONL ledger. Started and stopped by library/pg_load_probe.py.
+# node, each attempt recorded in a JSONL ledger. Started and stopped by chaos/library/pg_load_probe.py.
 """Run the chaos load client.
 
-    python tools/pgha_loadprobe.py --config RUN_DIR/run.json
+    python chaos/tools/pgha_loadprobe.py --config RUN_DIR/run.json
 
 Threads (all paced on a monotonic schedule that skips missed slots instead of bursting after an outage):
 
@@ -48,19 +48,19 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-_MODULE_UTILS = os.path.join(HERE, os.pardir, "module_utils")
-if _MODULE_UTILS not in sys.path:
-    sys.path.insert(0, _MODULE_UTILS)
+# The ledger module is chaos/module_utils/pgha_ledger.py, imported as a plain module: this script runs with any
+# python that has psycopg2, without Ansible.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "module_utils"))
 
-from pgha_ledger import JsonlAppender, LOAD_STARTED, LOAD_STOPPED, make_event, make_record  # noqa: E402
+from pgha_ledger import LOAD_STARTED, LOAD_STOPPED, JsonlAppender, make_event, make_record
 
 try:
     import psycopg2
     from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported by main()
-    psycopg2 = None  # type: ignore[assignment]
-    sql = None  # type: ignore[assignment]
+    HAS_PSYCOPG2 = False
+else:
+    HAS_PSYCOPG2 = True
 
 LOG = logging.getLogger("pgha_loadprobe")
 
@@ -141,9 +141,12 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
     if not isinstance(data, dict):
         raise ValueError("the config must be a JSON object")
 
-    def path(key: str, default: Optional[str]) -> Optional[str]:
-        value = data.get(key) or default
-        return None if value is None else os.path.join(base_dir, value)
+    def path(key: str, default: str) -> str:
+        return os.path.join(base_dir, data.get(key) or default)
+
+    def number(key: str, default: float) -> float:
+        value = data.get(key)
+        return float(default if value is None else value)
 
     nodes = []
     for i, node in enumerate(data.get("poll_nodes") or []):
@@ -154,17 +157,17 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
     cfg = Config(
         writer=_dsn(data.get("writer"), "writer"),
         reader=_dsn(data["reader"], "reader") if data.get("reader") else None,
-        rate=float(data.get("rate") if data.get("rate") is not None else 50),
+        rate=number("rate", 50),
         read_rate=None if data.get("read_rate") is None else float(data["read_rate"]),
         connect_timeout=float(data.get("connect_timeout") or 2),
         statement_timeout_ms=int(data.get("statement_timeout_ms") or 2000),
-        backoff=float(data.get("backoff") if data.get("backoff") is not None else 0.2),
+        backoff=number("backoff", 0.2),
         table=str(data.get("table") or "chaos_ledger"),
         run_id=str(data.get("run_id") or "chaos"),
-        ledger_path=path("ledger_path", "ledger.jsonl"),  # type: ignore[arg-type]
+        ledger_path=path("ledger_path", "ledger.jsonl"),
         events_path=path("events_path", "events.jsonl"),
         ready_path=path("ready_path", "ready.json"),
-        pid_path=path("pid_path", None),
+        pid_path=os.path.join(base_dir, data["pid_path"]) if data.get("pid_path") else None,
         poll_nodes=nodes,
         poll_interval=float(data.get("poll_interval") or 0.5),
         max_duration=float(data.get("max_duration") or 3600.0),
@@ -257,7 +260,8 @@ class Pacer:
 class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.data: Dict[str, Dict[str, int]] = {k: {"ok": 0, "error": 0, "unknown": 0} for k in ("write", "read", "poll")}
+        self.data: Dict[str, Dict[str, int]] = {k: {"ok": 0, "error": 0, "unknown": 0}
+                                                for k in ("write", "read", "poll")}
         self.first_ok: Dict[str, Optional[float]] = {"write": None, "read": None}
 
     def add(self, kind: str, outcome: str, t: float) -> None:
@@ -347,7 +351,7 @@ class Probe:
                         next_id = self.setup_table(conn) + 1
                         self.first_id = next_id
                         LOG.info("writer: table %s ready, first id %d", cfg.table, next_id)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - any failure to connect or set up is retried
                     self.close(conn)
                     conn = None
                     if streak == 0:
@@ -371,7 +375,8 @@ class Probe:
             except Exception as exc:  # noqa: BLE001 - COMMIT was never sent: the row cannot exist
                 self.record(kind="write", id=wid, start=start, end=time.time(), outcome="error",
                             error=describe_error(exc))
-                conn = self._write_failed(conn, streak, exc)
+                self._write_failed(conn, streak, exc)
+                conn = None
                 streak += 1
                 continue
             try:
@@ -379,7 +384,8 @@ class Probe:
             except Exception as exc:  # noqa: BLE001 - COMMIT in flight when it broke: maybe written
                 self.record(kind="write", id=wid, start=start, end=time.time(), outcome="unknown",
                             error="commit: " + describe_error(exc))
-                conn = self._write_failed(conn, streak, exc)
+                self._write_failed(conn, streak, exc)
+                conn = None
                 streak += 1
                 continue
             self.record(kind="write", id=wid, start=start, end=time.time(), outcome="ok", server=server,
@@ -397,7 +403,6 @@ class Probe:
             LOG.warning("writer: write failed: %s", describe_error(exc))
         self.close(conn)
         self.backoff()
-        return None
 
     # -- reader
     def reader_loop(self) -> None:
@@ -417,7 +422,7 @@ class Probe:
                 with conn.cursor() as cur:
                     cur.execute(READ_SQL)
                     server, in_recovery, timeline = cur.fetchone()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - any failed read is recorded as an error
                 self.record(kind="read", start=start, end=time.time(), outcome="error", error=describe_error(exc))
                 if streak == 0:
                     LOG.warning("reader: read failed: %s", describe_error(exc))
@@ -504,7 +509,7 @@ class Probe:
             try:
                 target(*args)
                 return
-            except Exception:  # noqa: BLE001
+            except Exception:
                 LOG.exception("%s: unexpected error, restarting the loop", name)
                 self.stop.wait(1.0)
 
@@ -558,7 +563,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s.%(msecs)03d %(threadName)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    if psycopg2 is None:
+    if not HAS_PSYCOPG2:
         LOG.error("psycopg2 is not installed for %s: run the load with the project's virtualenv python",
                   sys.executable)
         return 2

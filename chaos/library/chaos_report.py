@@ -126,7 +126,8 @@ EXAMPLES = r"""
       - name: a new leader was elected
         passed: "{{ chaos_state.leader != chaos_state_before.leader }}"
         detail: "{{ chaos_state_before.leader }} -> {{ chaos_state.leader }}"
-    final_ids_dsn: {host: "{{ cluster_vip }}", port: 5000, dbname: app, user: app, password: "{{ patroni_app_password }}"}
+    final_ids_dsn:
+      {host: "{{ cluster_vip }}", port: 5000, dbname: app, user: app, password: "{{ patroni_app_password }}"}
     bounds:
       max_write_gap_s: "{{ chaos_bound_graceful_write_gap_s }}"
       max_lost_writes: "{{ chaos_bound_lost_writes }}"
@@ -175,7 +176,8 @@ analysis:
     failed_writes: {description: Failed write attempts (error + unknown)., type: int}
     unknown_writes: {description: Writes whose COMMIT broke off (maybe written)., type: int}
     write_latency_ms: {description: p50/p90/p99/max of successful writes., type: dict}
-    lost_writes: {description: "count (null when unchecked), ids (first 20), unknown_present, unknown_absent.", type: dict}
+    lost_writes:
+      {description: "count (null when unchecked), ids (first 20), unknown_present, unknown_absent.", type: dict}
     split_brain: {description: "detected (bool) and detail.", type: dict}
     reads: {description: "Read figures: gap_s, gap_start, gap_end, ok, failed, latency_ms.", type: dict}
     duration_s: {description: Duration of the load., type: float}
@@ -204,18 +206,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-try:
-    import ansible.module_utils.pgha_ledger  # noqa: F401  (Ansible ships module_utils/pgha_*.py with the module)
-except ImportError:  # pragma: no cover
-    # Imported outside Ansible's module packaging, e.g. by ansible-lint's args rule, which execs this file to
-    # validate task arguments: find the project's module_utils/ next to library/.
-    import os as _os
-
-    import ansible.module_utils as _ansible_module_utils
-
-    _ansible_module_utils.__path__.append(
-        _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _os.pardir, "module_utils"))
-
 from ansible.module_utils.pgha_ledger import (
     Analysis,
     analyze,
@@ -228,8 +218,9 @@ try:
     import psycopg2
     from psycopg2 import sql
 except ImportError:  # pragma: no cover - reported when final_ids_dsn is used
-    psycopg2 = None
-    sql = None
+    HAS_PSYCOPG2 = False
+else:
+    HAS_PSYCOPG2 = True
 
 IDS_LIMIT = 20
 
@@ -239,7 +230,7 @@ def read_final_ids(dsn: Dict[str, Any], table: str, run_id: str, retries: int,
                    sleep: Optional[Callable[[float], None]] = None) -> Tuple[Optional[List[int]], Optional[str]]:
     """Ids of the run in the table, or (None, last error) after ``retries`` attempts (2 s apart)."""
     sleep = sleep or time.sleep
-    if psycopg2 is None:
+    if not HAS_PSYCOPG2:
         return None, "psycopg2 is not installed for this interpreter"
     query = sql.SQL("SELECT id FROM {} WHERE run_id = %s").format(sql.Identifier(*table.split(".")))
     error = None
@@ -264,7 +255,7 @@ def read_final_ids(dsn: Dict[str, Any], table: str, run_id: str, retries: int,
             if conn is not None:
                 try:
                     conn.close()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - closing a broken connection may fail too
                     pass
     return None, error
 
@@ -312,7 +303,7 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
             failures.append("lost writes could not be checked: %s" % (lost_error or "final ids unavailable"))
         elif (an.lost.lost or 0) > max_lost:
             failures.append("%d acknowledged write(s) lost > max_lost_writes %d (ids %s)"
-                            % (an.lost.lost, max_lost, ", ".join(str(i) for i in an.lost.lost_ids[:IDS_LIMIT])))
+                            % (an.lost.lost or 0, max_lost, ", ".join(str(i) for i in an.lost.lost_ids[:IDS_LIMIT])))
     if an.lost.error_present:
         failures.append("%d write(s) reported failed before COMMIT exist in the table (ids %s)"
                         % (len(an.lost.error_present), ", ".join(str(i) for i in an.lost.error_present[:IDS_LIMIT])))
@@ -320,7 +311,8 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
         failures.append("split brain: %s" % an.split_brain.detail)
     for a in assertions:
         if not a.get("passed"):
-            failures.append("assertion failed: %s%s" % (a.get("name"), " (%s)" % a["detail"] if a.get("detail") else ""))
+            detail = " (%s)" % a["detail"] if a.get("detail") else ""
+            failures.append("assertion failed: %s%s" % (a.get("name"), detail))
     return failures
 
 
@@ -416,7 +408,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                                                                       ("p50", "p99", "max")),
          "read latency p50 / p99 / max (ms)", "%s / %s / %s" % tuple(cell(r["latency_ms"].get(k)) for k in
                                                                      ("p50", "p99", "max"))],
-        ["writes acknowledged by", ", ".join(w["servers"]) or "n/a", "reads answered by", ", ".join(r["servers"]) or "n/a"],
+        ["writes acknowledged by", ", ".join(w["servers"]) or "n/a",
+         "reads answered by", ", ".join(r["servers"]) or "n/a"],
         ["write timelines", ", ".join(str(t) for t in w["timelines"]) or "n/a", "polls ok / error",
          "%s / %s" % (an["polls"].get("ok", 0), an["polls"].get("error", 0))],
         ["lost writes", lost_cell(lw, doc["final_ids"].get("error")),
@@ -451,7 +444,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     if doc["settings"]:
         out += ["", "## Settings", ""]
         out += md_table(["setting", "value"],
-                        [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in sorted(doc["settings"].items())])
+                        [[k, json.dumps(v) if isinstance(v, (dict, list)) else v]
+                         for k, v in sorted(doc["settings"].items())])
     return "\n".join(out) + "\n"
 
 
@@ -499,7 +493,8 @@ def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, 
         ax.step(x, ys["reads_ok"], where="post", color="tab:green", lw=1.4, ls="--", label="ok reads/s")
         ax.step(x, ys["errors"], where="post", color="tab:red", lw=1.4, label="failed writes+reads/s")
         w = an.writes
-        if w.max_gap_s is not None and t0 is not None and w.max_gap_s >= 0.5:
+        if (w.max_gap_s is not None and w.gap_start is not None and w.gap_end is not None and t0 is not None
+                and w.max_gap_s >= 0.5):
             ax.axvspan(w.gap_start - t0, w.gap_end - t0, color="tab:red", alpha=0.12,
                        label="longest write gap %.2f s" % w.max_gap_s)
         ymax = max([1.0] + [max(vals) for vals in ys.values() if vals])
@@ -610,9 +605,9 @@ def main() -> None:
     passed = not failures
     now = datetime.datetime.now(datetime.timezone.utc)
     out_dir = unique_report_dir(p["report_dir"], p["experiment"], now)
-    files: Dict[str, Optional[str]] = {"json": os.path.join(out_dir, "report.json"),
-                                       "md": os.path.join(out_dir, "report.md"),
-                                       "png": os.path.join(out_dir, "timeline.png")}
+    json_path, md_path, png_path = (os.path.join(out_dir, name) for name in ("report.json", "report.md",
+                                                                             "timeline.png"))
+    files: Dict[str, Optional[str]] = {"json": json_path, "md": md_path, "png": png_path}
     row = summary_row(p["experiment"], passed, an, out_dir)
     doc = {
         "experiment": p["experiment"], "run_id": run_id, "table": table, "run_dir": run_dir,
@@ -639,13 +634,13 @@ def main() -> None:
 
     os.makedirs(out_dir)
     buckets = timeline_buckets(records, 1.0, an.load_start, an.load_stop)
-    with open(files["json"], "w", encoding="utf-8") as fh:  # type: ignore[arg-type]
+    with open(json_path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")
-    with open(files["md"], "w", encoding="utf-8") as fh:  # type: ignore[arg-type]
+    with open(md_path, "w", encoding="utf-8") as fh:
         fh.write(render_markdown(doc))
     try:
-        render_png(files["png"], buckets, events, an, "%s - writes/reads per second" % p["experiment"])  # type: ignore[arg-type]
+        render_png(png_path, buckets, events, an, "%s - writes/reads per second" % p["experiment"])
     except ImportError as exc:
         module.warn("timeline.png not drawn: %s (pip install matplotlib into the controller's virtualenv)" % exc)
         files["png"] = None

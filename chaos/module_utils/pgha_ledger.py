@@ -2,7 +2,8 @@
 # Ledger of the chaos experiments' client load: record format, JSONL files and the analysis.
 #
 # Pure standard library, no Ansible import: modules use it as ``ansible.module_utils.pgha_ledger`` (Ansible
-# ships it with them), tools/pgha_loadprobe.py imports it as a plain module (``module_utils/`` on sys.path).
+# ships it with them), chaos/tools/pgha_loadprobe.py and bench_failover.py import it as a plain module
+# (``chaos/module_utils/`` on sys.path).
 """Ledger records (one JSON object per line), events, and what they tell about availability and safety.
 
 Record (``kind`` write / read / poll)::
@@ -29,7 +30,7 @@ import math
 import os
 import threading
 import time
-from typing import Any, Dict, IO, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 KINDS = ("write", "read", "poll")
 OUTCOMES = ("ok", "error", "unknown")
@@ -189,7 +190,7 @@ def count_outcomes(records: Iterable[Record]) -> Dict[str, Dict[str, int]]:
     """``{"write": {"ok", "error", "unknown", "total"}, "read": {...}, "poll": {...}}``."""
     counts = {kind: {"ok": 0, "error": 0, "unknown": 0, "total": 0} for kind in KINDS}
     for rec in records:
-        bucket = counts.get(rec.get("kind"))  # type: ignore[arg-type]
+        bucket = counts.get(str(rec.get("kind")))
         if bucket is None:
             continue
         bucket["total"] += 1
