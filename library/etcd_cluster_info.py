@@ -25,10 +25,6 @@ options:
     elements: str
     required: true
     aliases: [endpoint]
-  wait:
-    description: Poll until the conditions hold; fail after O(timeout) seconds otherwise.
-    type: bool
-    default: false
   expect_healthy:
     description: At least this many members are healthy.
     type: int
@@ -39,12 +35,6 @@ options:
     type: bool
   timeout:
     description: Seconds to wait when O(wait=true). One poll may overrun it by a few request timeouts.
-    type: int
-    default: 120
-  interval:
-    description: Seconds between two polls when O(wait=true).
-    type: float
-    default: 1
   request_timeout:
     description: Timeout in seconds of each HTTP request; keep it short, a member without quorum may hang.
     type: float
@@ -57,7 +47,7 @@ options:
   url_password:
     description: Password of O(url_username).
     type: str
-extends_documentation_fragment: [pgha_http]
+extends_documentation_fragment: [pgha_http, pgha_wait]
 notes:
   - etcd's JSON gateway encodes 64-bit IDs as decimal strings; RV(members[].id) is the hexadecimal form C(etcdctl)
     prints.
@@ -194,9 +184,12 @@ from ansible.module_utils.pgha_http import (
     first_answer,
     format_errors,
     http_argument_spec,
+    info_result,
     join_url,
-    poll_until,
+    poll_readings,
     request_json,
+    timeout_message,
+    wait_argument_spec,
 )
 
 
@@ -268,25 +261,22 @@ def read_etcd(endpoints: List[str], opts: HttpOptions, auth: EtcdAuth) -> Dict[s
     data, url, errors = first_answer(endpoints, fetch)
     if data is None:
         return {
-            "members": [], "raw": {}, "endpoint": None, "errors": errors,
+            "ok": False, "members": [], "raw": {}, "endpoint": None, "errors": errors,
             "error": "no endpoint answered POST /v3/cluster/member/list:\n%s" % format_errors(errors),
         }
     members = [probe_member(m, opts, auth) for m in parse_member_list(data)]
-    return {"members": members, "raw": data, "endpoint": url, "errors": errors, "error": None}
+    return {"ok": True, "members": members, "raw": data, "endpoint": url, "errors": errors, "error": None}
 
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    spec: Dict[str, Any] = dict(
+    return dict(
         endpoints=dict(type="list", elements="str", required=True, aliases=["endpoint"]),
-        wait=dict(type="bool", default=False),
         expect_healthy=dict(type="int"),
         expect_quorum=dict(type="bool"),
-        timeout=dict(type="int", default=120),
-        interval=dict(type="float", default=1.0),
+        **wait_argument_spec(),
+        **http_argument_spec(request_timeout=3.0),
     )
-    spec.update(http_argument_spec(request_timeout=3.0))
-    return spec
 
 
 def main() -> None:
@@ -298,7 +288,8 @@ def main() -> None:
     if not endpoints:
         module.fail_json(msg="endpoints is empty: give at least one etcd client URL, e.g. http://10.0.0.1:2379")
 
-    def attempt() -> Any:
+    def attempt() -> Tuple[Dict[str, Any], bool]:
+        # Even a member list nobody answered is checked: check_conditions() weighs its error against expect_quorum.
         auth = EtcdAuth(p["url_username"], p["url_password"], opts)  # fresh tokens for every poll
         reading = read_etcd(endpoints, opts, auth)
         reading["summary"] = summarize(reading["members"])
@@ -307,44 +298,23 @@ def main() -> None:
         )
         return reading, not reading["problems"]
 
-    if p["wait"]:
-        reading, ok, attempts, elapsed = poll_until(attempt, p["timeout"], p["interval"])
-    else:
-        reading, ok = attempt()
-        attempts, elapsed = 1, 0.0
-
-    summary = reading["summary"]
+    poll = poll_readings(attempt, p["wait"], p["timeout"], p["interval"])
+    reading, summary = poll["reading"], poll["reading"]["summary"]
     table = render_table(reading["members"], summary)
-    result: Dict[str, Any] = dict(
-        changed=False,
-        members=reading["members"],
-        member_count=summary["member_count"],
-        healthy_count=summary["healthy_count"],
-        quorum_size=summary["quorum_size"],
-        quorum=summary["quorum"],
-        leader=summary["leader"],
-        table=table,
-        healthy=not reading["problems"],
-        problems=reading["problems"],
-        endpoint=reading["endpoint"],
-        error=reading["error"],
-        errors=reading["errors"],
+    result = info_result(
+        poll, table, reading["problems"], members=reading["members"], member_count=summary["member_count"],
+        healthy_count=summary["healthy_count"], quorum_size=summary["quorum_size"], quorum=summary["quorum"],
+        leader=summary["leader"], endpoint=reading["endpoint"], error=reading["error"], errors=reading["errors"],
         raw=reading["raw"],
-        attempts=attempts,
-        elapsed=elapsed,
     )
     if not p["wait"] and reading["endpoint"] is None:
         module.fail_json(msg="Could not read the etcd member list: %s" % reading["error"], **result)
-    if p["wait"] and not ok:
-        lines = ["Timed out after %ss (%d attempts) waiting for etcd. Unmet condition(s):" % (elapsed, attempts)]
-        lines.extend("  - %s" % prob for prob in reading["problems"])
+    if p["wait"] and not poll["ok"]:
         if reading["endpoint"] is None:
-            lines.append("No endpoint answered the member list in the last attempt:")
-            lines.append(format_errors(reading["errors"]))
+            state = ["No endpoint answered the member list in the last attempt:", format_errors(reading["errors"])]
         else:
-            lines.append("Actual state (member list from %s):" % reading["endpoint"])
-            lines.append(table)
-        module.fail_json(msg="\n".join(lines), **result)
+            state = ["Actual state (member list from %s):" % reading["endpoint"], table]
+        module.fail_json(msg=timeout_message(poll, "etcd", reading["problems"], state), **result)
     module.exit_json(**result)
 
 

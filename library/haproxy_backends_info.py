@@ -26,8 +26,6 @@ options:
     aliases: [url]
   wait:
     description: Poll until the expectations hold; fail after O(timeout) seconds otherwise.
-    type: bool
-    default: false
   expect:
     description:
       - "Backend name -> list of the server names that must be UP, exactly (every other server of that backend
@@ -36,15 +34,7 @@ options:
   expect_up_count:
     description: "Backend name -> exact number of servers that must be UP, e.g. C({\"replicas\": 2})."
     type: dict
-  timeout:
-    description: Seconds to wait when O(wait=true).
-    type: int
-    default: 120
-  interval:
-    description: Seconds between two polls when O(wait=true).
-    type: float
-    default: 1
-extends_documentation_fragment: [pgha_http]
+extends_documentation_fragment: [pgha_http, pgha_wait]
 author:
   - pgha project maintainers
 """
@@ -178,7 +168,18 @@ from ansible.module_utils.pgha_haproxy import (
     stats_csv_url,
     summarize,
 )
-from ansible.module_utils.pgha_http import HttpOptions, RequestError, http_argument_spec, poll_until, request
+from ansible.module_utils.pgha_http import (
+    HttpOptions,
+    RequestError,
+    fail_unread,
+    http_argument_spec,
+    info_result,
+    last_problems,
+    poll_conditions,
+    request,
+    timeout_message,
+    wait_argument_spec,
+)
 
 
 def read_stats(url: str, opts: HttpOptions) -> Dict[str, Any]:
@@ -218,16 +219,13 @@ def _normalise_counts(module: AnsibleModule, value: Optional[Dict[str, Any]]) ->
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    spec: Dict[str, Any] = dict(
+    return dict(
         stats_url=dict(type="str", required=True, aliases=["url"]),
-        wait=dict(type="bool", default=False),
         expect=dict(type="dict"),
         expect_up_count=dict(type="dict"),
-        timeout=dict(type="int", default=120),
-        interval=dict(type="float", default=1.0),
+        **wait_argument_spec(),
+        **http_argument_spec(request_timeout=5.0),
     )
-    spec.update(http_argument_spec(request_timeout=5.0))
-    return spec
 
 
 def main() -> None:
@@ -237,54 +235,23 @@ def main() -> None:
     url = stats_csv_url(p["stats_url"])
     expect = _normalise_expect(module, p["expect"])
     counts = _normalise_counts(module, p["expect_up_count"])
-    last_good: Dict[str, Any] = {}
+    poll = poll_conditions(lambda: read_stats(url, opts),
+                           lambda reading: check_expectations(reading["summary"]["backends"], expect, counts), p)
+    reading, good = poll["reading"], poll["good"]
+    if not good:
+        fail_unread(module, poll, "Could not read HAProxy stats", ": %s" % reading["error"], stats_url=url)
 
-    def attempt() -> Any:
-        reading = read_stats(url, opts)
-        if not reading["ok"]:
-            return reading, False
-        reading["problems"] = check_expectations(reading["summary"]["backends"], expect, counts)
-        last_good.clear()
-        last_good.update(reading)
-        return reading, not reading["problems"]
-
-    if p["wait"]:
-        reading, ok, attempts, elapsed = poll_until(attempt, p["timeout"], p["interval"])
-    else:
-        reading, ok = attempt()
-        attempts, elapsed = 1, 0.0
-
-    if not last_good:
-        module.fail_json(
-            msg="Could not read HAProxy stats%s: %s"
-                % (" during %ss of waiting (%d attempts)" % (elapsed, attempts) if p["wait"] else "", reading["error"]),
-            stats_url=url, attempts=attempts, elapsed=elapsed, healthy=False,
-        )
-    summary = last_good["summary"]
+    summary = good["summary"]
     table = render_table(summary["backends"])
-    problems = list(last_good["problems"])
-    if not reading["ok"]:
-        problems.append("the stats page did not answer the last poll: %s" % reading["error"])
-    result: Dict[str, Any] = dict(
-        changed=False,
-        backends=summary["backends"],
-        frontends=summary["frontends"],
-        table=table,
-        healthy=not problems,
-        problems=problems,
-        rows=compact_rows(last_good["rows"]),
-        stats_url=url,
-        attempts=attempts,
-        elapsed=elapsed,
-    )
-    if p["wait"] and not ok:
-        lines = ["Timed out after %ss (%d attempts) waiting for HAProxy (%s). Unmet expectation(s):"
-                 % (elapsed, attempts, url)]
-        lines.extend("  - %s" % prob for prob in problems)
-        lines.append("Last state read:" if not reading["ok"] else "Actual state:")
-        lines.append(table)
+    # reading has an "error" only when it got no answer, the one case last_problems() uses the sentence in
+    problems = last_problems(poll, "the stats page did not answer the last poll: %s" % reading.get("error"))
+    result = info_result(poll, table, problems, backends=summary["backends"], frontends=summary["frontends"],
+                         rows=compact_rows(good["rows"]), stats_url=url)
+    if p["wait"] and not poll["ok"]:
         result.pop("rows")  # keep the failure output readable; the table and backends say it all
-        module.fail_json(msg="\n".join(lines), **result)
+        state = ["Last state read:" if not reading["ok"] else "Actual state:", table]
+        module.fail_json(msg=timeout_message(poll, "HAProxy (%s)" % url, problems, state, unmet="expectation(s)"),
+                         **result)
     module.exit_json(**result)
 
 

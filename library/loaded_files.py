@@ -15,19 +15,9 @@ description:
     files on disk with this record, so that a reload lost with a killed run is done by the next run.
   - Reports changed when the record's content changed. In check mode nothing is written.
 options:
-  service:
-    description: Name of the service (the record's file name), e.g. V(haproxy).
-    type: str
-    required: true
   files:
     description: Paths of the files the service has loaded. A missing file is recorded with a checksum of null.
-    type: list
-    elements: path
-    required: true
-  record_dir:
-    description: Directory of the records on the node.
-    type: path
-    default: /var/lib/pgha/loaded
+extends_documentation_fragment: [pgha_loaded]
 author:
   - pgha project maintainers
 """
@@ -66,25 +56,11 @@ from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.pgha_loaded import DEFAULT_RECORD_DIR, checksums, read_record, record_path, write_record
+from ansible.module_utils.pgha_loaded import Checksums, build_argument_spec, read_record, run_module, write_record
 
 
-def build_argument_spec() -> Dict[str, Any]:
-    return dict(
-        service=dict(type="str", required=True),
-        files=dict(type="list", elements="path", required=True),
-        record_dir=dict(type="path", default=DEFAULT_RECORD_DIR),
-    )
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    service: str = module.params["service"]
-    try:
-        record = record_path(module.params["record_dir"], service)
-    except ValueError as exc:
-        module.fail_json(msg="service: %s" % exc)
-    current = checksums(module.params["files"])
+def record_loaded(module: AnsibleModule, service: str, record: str, current: Checksums) -> Dict[str, Any]:
+    """Write the record of the ``current`` checksums (in check mode, only tell whether it would change)."""
     if module.check_mode:
         changed = read_record(record) != current
     else:
@@ -93,8 +69,11 @@ def main() -> None:
         except OSError as exc:
             module.fail_json(msg="Could not write the record of what %s loaded to %s: %s" % (service, record, exc),
                              record=record, checksums=current)
-    module.exit_json(changed=changed, checksums=current, record=record,
-                     msg="Recorded the %d file(s) %s loaded in %s." % (len(current), service, record))
+    return dict(changed=changed, msg="Recorded the %d file(s) %s loaded in %s." % (len(current), service, record))
+
+
+def main() -> None:
+    run_module(build_argument_spec(), record_loaded)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,7 @@ description:
     changed file and its handler loses the reload, and the next run finds the file unchanged. A role registers
     this module's result and notifies the reload handler when RV(stale) is true, so the next run catches up.
   - Read-only; never reports changed (use C(changed_when) on RV(stale) to notify a handler).
-options:
-  service:
-    description: Name of the service (the record's file name), e.g. V(haproxy).
-    type: str
-    required: true
-  files:
-    description: Paths of the files the service loads. A missing file counts as a checksum of null.
-    type: list
-    elements: path
-    required: true
-  record_dir:
-    description: Directory of the records on the node.
-    type: path
-    default: /var/lib/pgha/loaded
+extends_documentation_fragment: [pgha_loaded]
 author:
   - pgha project maintainers
 """
@@ -80,25 +67,11 @@ from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.pgha_loaded import DEFAULT_RECORD_DIR, checksums, read_record, record_path, stale_files
+from ansible.module_utils.pgha_loaded import Checksums, build_argument_spec, read_record, run_module, stale_files
 
 
-def build_argument_spec() -> Dict[str, Any]:
-    return dict(
-        service=dict(type="str", required=True),
-        files=dict(type="list", elements="path", required=True),
-        record_dir=dict(type="path", default=DEFAULT_RECORD_DIR),
-    )
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
-    service: str = module.params["service"]
-    try:
-        record = record_path(module.params["record_dir"], service)
-    except ValueError as exc:
-        module.fail_json(msg="service: %s" % exc)
-    current = checksums(module.params["files"])
+def compare_with_record(_module: AnsibleModule, service: str, record: str, current: Checksums) -> Dict[str, Any]:
+    """Which of the ``current`` files differ from the record (all of them when there is none)."""
     recorded = read_record(record)
     stale = stale_files(current, recorded)
     if recorded is None:
@@ -107,8 +80,11 @@ def main() -> None:
         msg = "%s has not loaded the current %s." % (service, ", ".join(stale))
     else:
         msg = "%s runs the files on disk." % service
-    module.exit_json(changed=False, stale=bool(stale), stale_files=stale, checksums=current, record=record,
-                     record_exists=recorded is not None, msg=msg)
+    return dict(changed=False, stale=bool(stale), stale_files=stale, record_exists=recorded is not None, msg=msg)
+
+
+def main() -> None:
+    run_module(build_argument_spec(), compare_with_record)
 
 
 if __name__ == "__main__":

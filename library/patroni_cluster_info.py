@@ -37,8 +37,6 @@ options:
     default: cluster
   wait:
     description: Poll until all conditions below hold; fail after O(timeout) seconds otherwise.
-    type: bool
-    default: false
   expect_leader:
     description:
       Exactly one member is leader (or standby leader) and it is C(running). Ignored if O(expect_no_leader=true).
@@ -71,15 +69,7 @@ options:
       - The leader runs on this timeline or a later one. After a failover Patroni names the new leader in the DCS
         before PostgreSQL has finished its promotion; waiting for the next timeline waits for the promotion.
     type: int
-  timeout:
-    description: Seconds to wait when O(wait=true).
-    type: int
-    default: 120
-  interval:
-    description: Seconds between two polls when O(wait=true).
-    type: float
-    default: 1
-extends_documentation_fragment: [pgha_http]
+extends_documentation_fragment: [pgha_http, pgha_wait]
 notes:
   - Lag values are bytes, as Patroni reports them in C(/cluster).
 author:
@@ -231,12 +221,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
-    first_answer,
+    fail_unread,
     format_errors,
-    http_argument_spec,
+    info_result,
     join_url,
-    poll_until,
+    last_problems,
+    poll_conditions,
     request_json,
+    timeout_message,
+    wait_argument_spec,
 )
 from ansible.module_utils.pgha_patroni import (
     check_conditions,
@@ -244,22 +237,18 @@ from ansible.module_utils.pgha_patroni import (
     members_summary,
     render_table,
     summarize_cluster,
-    validate_cluster_json,
 )
+from ansible.module_utils.pgha_patroni_api import patroni_api_urls, patroni_argument_spec
+from ansible.module_utils.pgha_patroni_api import read_cluster as first_cluster
+
+# The options that are conditions, passed to check_conditions() as they are.
+CONDITIONS = ("expect_leader", "expect_no_leader", "expect_replicas", "same_timeline", "max_lag",
+              "expect_leader_name", "expect_not_leader_name", "expect_min_timeline")
 
 
 def read_cluster(api_urls: List[str], opts: HttpOptions) -> Dict[str, Any]:
     """GET /cluster from the first URL that answers with a usable document."""
-
-    def fetch(url: str) -> Any:
-        full = join_url(url, "/cluster")
-        data = request_json("GET", full, opts)
-        problem = validate_cluster_json(data)
-        if problem:
-            raise RequestError(full, "%s: unexpected answer: %s" % (full, problem))
-        return data
-
-    data, url, errors = first_answer(api_urls, fetch)
+    data, url, errors = first_cluster(api_urls, opts)
     if data is None:
         return {"ok": False, "errors": errors, "endpoint": "GET /cluster"}
     return {"ok": True, "summary": summarize_cluster(data), "raw": data, "api_url": url, "errors": errors}
@@ -291,10 +280,9 @@ def read_members(api_urls: List[str], opts: HttpOptions) -> Dict[str, Any]:
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    argument_spec: Dict[str, Any] = dict(
-        api_urls=dict(type="list", elements="str", required=True, aliases=["api_url"]),
+    return patroni_argument_spec(
         source=dict(type="str", choices=["cluster", "members"], default="cluster"),
-        wait=dict(type="bool", default=False),
+        **wait_argument_spec(),
         expect_leader=dict(type="bool", default=True),
         expect_no_leader=dict(type="bool", default=False),
         expect_replicas=dict(type="int"),
@@ -303,96 +291,40 @@ def build_argument_spec() -> Dict[str, Any]:
         expect_leader_name=dict(type="str"),
         expect_not_leader_name=dict(type="str"),
         expect_min_timeline=dict(type="int"),
-        timeout=dict(type="int", default=120),
-        interval=dict(type="float", default=1.0),
     )
-    argument_spec.update(http_argument_spec(request_timeout=5.0))
-    return argument_spec
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     p = module.params
     opts = HttpOptions.from_params(p)
-    api_urls = [u for u in p["api_urls"] if u]
-    if not api_urls:
-        module.fail_json(msg="api_urls is empty: give at least one Patroni REST API URL, e.g. http://10.0.0.1:8008")
+    api_urls = patroni_api_urls(module)
     reader = read_members if p["source"] == "members" else read_cluster
-    conditions = dict(
-        expect_leader=p["expect_leader"],
-        expect_no_leader=p["expect_no_leader"],
-        expect_replicas=p["expect_replicas"],
-        same_timeline=p["same_timeline"],
-        max_lag=p["max_lag"],
-        expect_leader_name=p["expect_leader_name"],
-        expect_not_leader_name=p["expect_not_leader_name"],
-        expect_min_timeline=p["expect_min_timeline"],
-    )
-    last_good: Dict[str, Any] = {}
+    conditions = {name: p[name] for name in CONDITIONS}
+    poll = poll_conditions(lambda: reader(api_urls, opts),
+                           lambda reading: check_conditions(reading["summary"], **conditions), p)
+    reading, good = poll["reading"], poll["good"]
+    if not good:
+        tried = "\n".join("  - %s" % u for u in api_urls)
+        fail_unread(module, poll, "No Patroni REST API answered %s" % reading["endpoint"],
+                    ". Tried:\n%s" % (format_errors(reading["errors"]) or tried), errors=reading["errors"])
 
-    def attempt() -> Any:
-        reading = reader(api_urls, opts)
-        if reading["ok"]:
-            reading["problems"] = check_conditions(reading["summary"], **conditions)
-            last_good.clear()
-            last_good.update(reading)
-            return reading, not reading["problems"]
-        return reading, False
-
-    if p["wait"]:
-        reading, ok, attempts, elapsed = poll_until(attempt, p["timeout"], p["interval"])
-    else:
-        reading, ok = attempt()
-        attempts, elapsed = 1, 0.0
-
-    tried = "\n".join("  - %s" % u for u in api_urls)
-    if not last_good:
-        module.fail_json(
-            msg="No Patroni REST API answered %s%s. Tried:\n%s"
-                % (reading["endpoint"],
-                   " during %ss of waiting (%d attempts)" % (elapsed, attempts) if p["wait"] else "",
-                   format_errors(reading["errors"]) or tried),
-            errors=reading["errors"], attempts=attempts, elapsed=elapsed, healthy=False,
-        )
-
-    good = last_good
     summary = good["summary"]
     table = render_table(summary)
-    result: Dict[str, Any] = dict(
-        changed=False,
-        members=summary["members"],
-        leader=summary["leader"],
-        timeline=summary["timeline"],
-        scope=summary["scope"],
-        pause=summary["pause"],
-        replicas_streaming=summary["replicas_streaming"],
-        table=table,
-        healthy=not good["problems"],
-        problems=good["problems"],
-        raw=good["raw"],
-        api_url=good["api_url"],
-        errors=reading["errors"],
-        source=p["source"],
-        attempts=attempts,
-        elapsed=elapsed,
+    problems = last_problems(poll, "no Patroni REST API answered the last poll")
+    result = info_result(
+        poll, table, problems, members=summary["members"], leader=summary["leader"], timeline=summary["timeline"],
+        scope=summary["scope"], pause=summary["pause"], replicas_streaming=summary["replicas_streaming"],
+        raw=good["raw"], api_url=good["api_url"], errors=reading["errors"], source=p["source"],
     )
-    if p["wait"] and not ok:
-        lines = ["Timed out after %ss (%d attempts) waiting for Patroni cluster '%s'. Unmet condition(s):"
-                 % (elapsed, attempts, summary["scope"] or "?")]
-        problems = list(good["problems"])
-        if not reading["ok"]:
-            problems.append("no Patroni REST API answered the last poll")
-        lines.extend("  - %s" % prob for prob in problems)
-        result["problems"] = problems
-        if not reading["ok"]:
-            lines.append("The last attempt reached no REST API:")
-            lines.append(format_errors(reading["errors"]))
-            lines.append("Last state read successfully (from %s):" % good["api_url"])
+    if p["wait"] and not poll["ok"]:
+        if reading["ok"]:
+            state = ["Actual state (from %s):" % good["api_url"]]
         else:
-            lines.append("Actual state (from %s):" % good["api_url"])
-        lines.append(table)
-        result["healthy"] = False
-        module.fail_json(msg="\n".join(lines), **result)
+            state = ["The last attempt reached no REST API:", format_errors(reading["errors"]),
+                     "Last state read successfully (from %s):" % good["api_url"]]
+        module.fail_json(msg=timeout_message(poll, "Patroni cluster '%s'" % (summary["scope"] or "?"), problems,
+                                             state + [table]), **result)
     module.exit_json(**result)
 
 

@@ -158,7 +158,6 @@ from ansible.module_utils.pgha_http import (
     RequestError,
     first_answer,
     format_errors,
-    http_argument_spec,
     join_url,
     request,
     request_json,
@@ -172,7 +171,7 @@ from ansible.module_utils.pgha_patroni import (
     summarize_cluster,
     validate_cluster_json,
 )
-from ansible.module_utils.pgha_patroni_api import read_config
+from ansible.module_utils.pgha_patroni_api import patroni_api_urls, patroni_argument_spec, read_config
 
 
 def _removed_keys(patch: Dict[str, Any], prefix: str = "") -> List[str]:
@@ -233,27 +232,22 @@ def pending_restart(api_url: str, member_api_urls: List[str],
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    spec: Dict[str, Any] = dict(
-        api_urls=dict(type="list", elements="str", required=True, aliases=["api_url"]),
+    return patroni_argument_spec(
         config=dict(type="dict", default={}),
         absent=dict(type="list", elements="str", default=[]),
         report_pending_restart=dict(type="bool", default=True),
         member_api_urls=dict(type="list", elements="str", default=[]),
         pending_restart_delay=dict(type="float", default=3.0),
     )
-    spec.update(http_argument_spec(request_timeout=5.0))
-    return spec
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     p = module.params
     opts = HttpOptions.from_params(p)
-    api_urls = [u for u in p["api_urls"] if u]
+    api_urls = patroni_api_urls(module)
     desired: Dict[str, Any] = p["config"] or {}
     absent: List[str] = [a for a in p["absent"] if a]
-    if not api_urls:
-        module.fail_json(msg="api_urls is empty: give at least one Patroni REST API URL, e.g. http://10.0.0.1:8008")
 
     conflicts = find_conflicts(desired, absent)
     if conflicts:

@@ -229,21 +229,15 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.pgha_http import (
-    HttpOptions,
-    RequestError,
-    format_errors,
-    http_argument_spec,
-    request,
+from ansible.module_utils.pgha_http import HttpOptions, RequestError, request
+from ansible.module_utils.pgha_patroni import LEADER_ROLES, member_endpoint, parse_restart_member, summarize_cluster
+from ansible.module_utils.pgha_patroni_api import (
+    patroni_api_urls,
+    patroni_argument_spec,
+    poll_cluster,
+    poll_timeout_message,
+    read_cluster_or_fail,
 )
-from ansible.module_utils.pgha_patroni import (
-    LEADER_ROLES,
-    member_endpoint,
-    parse_restart_member,
-    render_table,
-    summarize_cluster,
-)
-from ansible.module_utils.pgha_patroni_api import poll_cluster, read_cluster
 
 Errors = List[Dict[str, str]]
 
@@ -355,23 +349,6 @@ def wait_until_back(
     return poll_cluster(api_urls, opts, examine, timeout, interval)
 
 
-def timeout_message(name: str, waited: Dict[str, Any], elapsed: float, timeout: float,
-                    fallback: Mapping[str, Any]) -> str:
-    """Why the wait failed, with the table of the last /cluster read (``fallback``: the one before the restart)."""
-    reading, good = waited["reading"], waited["good"]
-    lines = ["Timed out after %ss (timeout %ss, %d polls) waiting for %s to be back after the restart: %s."
-             % (elapsed, timeout, waited["attempts"], name, reading["problem"])]
-    if not reading["ok"]:
-        lines.append(format_errors(reading["errors"]))
-    if good:
-        lines.append("Last state read (from %s):" % good["api_url"])
-        lines.append(render_table(good["summary"]))
-    else:
-        lines.append("No /cluster read succeeded after the restart; state before it (from %s):" % fallback["api_url"])
-        lines.append(render_table(fallback["summary"]))
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------------------------
 # Module
 # --------------------------------------------------------------------------------------------
@@ -379,24 +356,18 @@ def timeout_message(name: str, waited: Dict[str, Any], elapsed: float, timeout: 
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    spec: Dict[str, Any] = dict(
-        api_urls=dict(type="list", elements="str", required=True, aliases=["api_url"]),
+    return patroni_argument_spec(
         member=dict(type="str", required=True),
         restart_pending=dict(type="bool", default=True),
         wait_for_applied=dict(type="bool", default=True),
         timeout=dict(type="float", default=300.0),
         interval=dict(type="float", default=1.0),
     )
-    spec.update(http_argument_spec(request_timeout=5.0))
-    return spec
 
 
 def _initial_read(module: AnsibleModule, api_urls: List[str], name: str, opts: HttpOptions) -> Dict[str, Any]:
     """First /cluster read and the member in it; fails the module when either is missing."""
-    data, url, errors = read_cluster(api_urls, opts)
-    if data is None:
-        module.fail_json(msg="No Patroni REST API answered GET /cluster. Tried:\n%s" % format_errors(errors),
-                         errors=errors, member=name, changed=False, restarted=False)
+    data, url, errors = read_cluster_or_fail(module, api_urls, opts, member=name, changed=False, restarted=False)
     before = find_member(data, name)
     if before is None:
         names = member_names(data)
@@ -411,10 +382,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     p = module.params
     opts = HttpOptions.from_params(p)
-    api_urls = [u for u in p["api_urls"] if u]
+    api_urls = patroni_api_urls(module)
     name: str = p["member"]
-    if not api_urls:
-        module.fail_json(msg="api_urls is empty: give at least one Patroni REST API URL, e.g. http://10.0.0.1:8008")
 
     first = _initial_read(module, api_urls, name, opts)
     before: Dict[str, Any] = first["before"]
@@ -455,8 +424,10 @@ def main() -> None:
     if waited["good"]:
         result.update(after=waited["good"]["after"], cluster=waited["good"]["summary"])
     if not waited["ok"]:
-        module.fail_json(msg=timeout_message(name, waited, result["elapsed"], p["timeout"],
-                                             {"api_url": first["api_url"], "summary": result["cluster"]}), **result)
+        module.fail_json(msg=poll_timeout_message(waited, result["elapsed"], p["timeout"],
+                                                  "%s to be back after the restart" % name, "the restart",
+                                                  {"api_url": first["api_url"], "summary": result["cluster"]}),
+                         **result)
     module.exit_json(msg="Restarted PostgreSQL on %s (%s); back %s after %ss"
                          % (name, before["role"], result["after"]["state"], result["elapsed"]), **result)
 

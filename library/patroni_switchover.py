@@ -220,13 +220,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.pgha_http import (
-    HttpOptions,
-    RequestError,
-    format_errors,
-    http_argument_spec,
-    request,
-)
+from ansible.module_utils.pgha_http import HttpOptions, RequestError, format_errors, request
 from ansible.module_utils.pgha_patroni import (
     LEADER_ROLES,
     healthy_replica_states,
@@ -238,7 +232,14 @@ from ansible.module_utils.pgha_patroni import (
     switchover_problem,
     synchronous_mode,
 )
-from ansible.module_utils.pgha_patroni_api import poll_cluster, read_cluster, read_config
+from ansible.module_utils.pgha_patroni_api import (
+    patroni_api_urls,
+    patroni_argument_spec,
+    poll_cluster,
+    poll_timeout_message,
+    read_cluster_or_fail,
+    read_config,
+)
 
 # Why Patroni may have answered a switchover with this status, for the failure message.
 REFUSAL_HINTS = {
@@ -317,8 +318,7 @@ def wait_until_done(api_urls: List[str], opts: HttpOptions, plan: Mapping[str, A
 
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
-    spec: Dict[str, Any] = dict(
-        api_urls=dict(type="list", elements="str", required=True, aliases=["api_url"]),
+    return patroni_argument_spec(
         candidate=dict(type="str"),
         require_candidate=dict(type="bool", default=True),
         exclude_pending_restart=dict(type="bool", default=False),
@@ -326,16 +326,11 @@ def build_argument_spec() -> Dict[str, Any]:
         timeout=dict(type="float", default=120.0),
         interval=dict(type="float", default=1.0),
     )
-    spec.update(http_argument_spec(request_timeout=5.0))
-    return spec
 
 
 def _read(module: AnsibleModule, api_urls: List[str], opts: HttpOptions) -> Dict[str, Any]:
     """The first /cluster and /config reads; fails the module when either cannot be had."""
-    data, url, errors = read_cluster(api_urls, opts)
-    if data is None or url is None:
-        module.fail_json(msg="No Patroni REST API answered GET /cluster. Tried:\n%s" % format_errors(errors),
-                         errors=errors, changed=False)
+    data, url, errors = read_cluster_or_fail(module, api_urls, opts, changed=False)
     config, _config_url, config_errors = read_config([url] + [u for u in api_urls if u != url], opts)
     if config is None:
         module.fail_json(msg="Could not read Patroni's dynamic configuration (GET /config), needed to know whether "
@@ -348,9 +343,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
     p = module.params
     opts = HttpOptions.from_params(p)
-    api_urls = [u for u in p["api_urls"] if u]
-    if not api_urls:
-        module.fail_json(msg="api_urls is empty: give at least one Patroni REST API URL, e.g. http://10.0.0.1:8008")
+    api_urls = patroni_api_urls(module)
 
     first = _read(module, api_urls, opts)
     summary = summarize(first["data"])
@@ -411,15 +404,10 @@ def main() -> None:
         result.update(cluster=good["summary"], table=render_table(good["summary"]),
                       timeline_after=good["summary"]["timeline"])
     if not waited["ok"]:
-        reading = waited["reading"]
-        lines = ["Timed out after %ss (timeout %ss, %d polls) waiting for the switchover from %s to %s to complete: "
-                 "%s." % (result["elapsed"], p["timeout"], waited["attempts"], leader, candidate, reading["problem"])]
-        if not reading["ok"]:
-            lines.append(format_errors(reading["errors"]))
-        lines.append("Last state read (from %s):" % good["api_url"] if good else
-                     "No /cluster read succeeded after the request; state before it (from %s):" % first["api_url"])
-        lines.append(result["table"])
-        module.fail_json(msg="\n".join(lines), **result)
+        module.fail_json(msg=poll_timeout_message(waited, result["elapsed"], p["timeout"],
+                                                  "the switchover from %s to %s to complete" % (leader, candidate),
+                                                  "the request", {"api_url": first["api_url"], "summary": summary}),
+                         **result)
     after = (" (timeline %s -> %s)" % (summary["timeline"], result["timeline_after"])
              if result["timeline_after"] is not None else "")
     module.exit_json(msg="Switched over from %s to %s in %ss%s%s"

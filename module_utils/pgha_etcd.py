@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible.module_utils.pgha_table import text_table
+
 
 def parse_id(value: Any) -> Optional[int]:
     """Parse an etcd uint64 ID.
@@ -239,17 +241,7 @@ def render_table(members: Sequence[Mapping[str, Any]], summary: Mapping[str, Any
             "" if m.get("raft_term") is None else str(m["raft_term"]),
             m.get("error") or "",
         ))
-    widths = [len(c) for c in TABLE_COLUMNS]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-
-    def line(cells: Sequence[str]) -> str:
-        return "|" + "|".join(" %s " % c.ljust(w) for w, c in zip(widths, cells)) + "|"
-
-    out = [sep, line(TABLE_COLUMNS), sep]
-    out.extend(line(r) for r in rows)
-    out.append(sep)
+    out = text_table(TABLE_COLUMNS, rows)
     out.append(
         "etcd: %d/%d healthy, quorum %s (needs %d), leader: %s"
         % (summary["healthy_count"], summary["member_count"], "OK" if summary["quorum"] else "LOST",

@@ -10,6 +10,8 @@ import io
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from ansible.module_utils.pgha_table import text_table
+
 # Values of the "type" column.
 TYPE_NAMES = {"0": "frontend", "1": "backend", "2": "server", "3": "listener"}
 
@@ -213,12 +215,4 @@ def render_table(backends: Mapping[str, Mapping[str, Any]]) -> str:
         be = backends[name]
         not_up = [_server_brief(s) for s in be["servers"] if s["state"] != "up"]
         rows.append((name, be.get("status") or "", ", ".join(be["up"]) or "-", "; ".join(not_up) or "-"))
-    widths = [len(c) for c in columns]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-
-    def line(cells: Sequence[str]) -> str:
-        return "|" + "|".join(" %s " % c.ljust(w) for w, c in zip(widths, cells)) + "|"
-
-    return "\n".join([sep, line(columns), sep] + [line(r) for r in rows] + [sep])
+    return "\n".join(text_table(columns, rows))

@@ -3,17 +3,25 @@
 #
 # Modules import this as ``from ansible.module_utils.pgha_http import ...``; Ansible finds it through
 # ``module_utils = ./module_utils`` in ansible.cfg and ships it to the node inside the module payload.
-# Only the Python standard library and ``ansible.module_utils.urls`` are used, so nothing has to be
+# Only the Python standard library and ``ansible.module_utils`` (urls, basic) are used, so nothing has to be
 # installed on the managed nodes.
-"""HTTP (JSON/text) requests through ``open_url`` with TLS/basic-auth options, and a polling loop."""
+"""HTTP (JSON/text) requests through ``open_url`` with TLS/basic-auth options, and a polling loop.
+
+The *_info modules read a service once, or with ``wait`` poll it until their conditions hold: poll_conditions()
+does the polling, fail_unread(), timeout_message() and info_result() say what came of it.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, NoReturn, Optional, Tuple, TypedDict, TypeVar
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+
+if TYPE_CHECKING:  # for mypy only: the managed nodes' Python may be 3.8, whose typing has no Unpack
+    from typing import Unpack
 
 T = TypeVar("T")
 
@@ -190,18 +198,18 @@ def parse_json(url: str, text: str) -> Any:
         ) from None
 
 
-def request_json(
-    method: str,
-    url: str,
-    opts: HttpOptions,
-    body: Any = None,
-    accept_status: Tuple[int, ...] = (),
-    timeout: Optional[float] = None,
-    headers: Optional[Mapping[str, str]] = None,
-) -> Any:
-    """Like request() but decodes the answer as JSON."""
-    _status, text = request(method, url, opts, body=body, accept_status=accept_status, timeout=timeout,
-                            headers=headers)
+class RequestOptions(TypedDict, total=False):
+    """The keyword options of request(), which request_json() passes on."""
+
+    body: Any
+    accept_status: Tuple[int, ...]
+    timeout: Optional[float]
+    headers: Optional[Mapping[str, str]]
+
+
+def request_json(method: str, url: str, opts: HttpOptions, **options: Unpack[RequestOptions]) -> Any:
+    """Like request() (with the same keyword options) but decodes the answer as JSON."""
+    _status, text = request(method, url, opts, **options)
     return parse_json(url, text)
 
 
@@ -261,3 +269,93 @@ def poll_until(
         if ok or now >= deadline:
             return result, ok, attempts, round(now - start, 3)
         sleep(max(0.0, min(float(interval), deadline - now)))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a service once, or polling it until conditions hold (the *_info modules)
+# --------------------------------------------------------------------------------------------
+# A reading is a dict with ``ok`` (the service answered) and, when it did, ``problems`` (the unmet conditions).
+# A poll is the dict that poll_readings() returns: ``reading`` (the last one), ``good`` (the last one with ``ok``,
+# {} if none), ``ok`` (the conditions held), ``attempts`` and ``elapsed``.
+
+
+def wait_argument_spec() -> Dict[str, Dict[str, Any]]:
+    """Return a fresh dict with the wait, timeout and interval options of the modules that can poll."""
+    return {
+        "wait": {"type": "bool", "default": False},
+        "timeout": {"type": "int", "default": 120},
+        "interval": {"type": "float", "default": 1.0},
+    }
+
+
+def poll_readings(
+    attempt: Callable[[], Tuple[Dict[str, Any], bool]], wait: bool, timeout: float, interval: float
+) -> Dict[str, Any]:
+    """Run ``attempt()`` once, or with ``wait`` poll it (see poll_until()) until it reports success.
+
+    ``attempt`` returns ``(reading, ok)``. Returns the poll (see above); a single attempt takes 0.0 seconds.
+    """
+    good: Dict[str, Any] = {}
+
+    def tracked() -> Tuple[Dict[str, Any], bool]:
+        reading, ok = attempt()
+        if reading["ok"]:
+            good.clear()
+            good.update(reading)
+        return reading, ok
+
+    if wait:
+        reading, ok, attempts, elapsed = poll_until(tracked, timeout, interval)
+    else:
+        (reading, ok), attempts, elapsed = tracked(), 1, 0.0
+    return {"reading": reading, "good": dict(good), "ok": ok, "attempts": attempts, "elapsed": elapsed}
+
+
+def poll_conditions(
+    read: Callable[[], Dict[str, Any]], check: Callable[[Dict[str, Any]], List[str]], params: Mapping[str, Any]
+) -> Dict[str, Any]:
+    """Read once, or with ``params["wait"]`` poll until ``check`` finds no problem (see poll_readings()).
+
+    ``read()`` returns a reading; ``check(reading)`` runs on those with ``ok`` and its answer is stored as
+    the reading's ``problems``. ``params`` holds the options of wait_argument_spec().
+    """
+
+    def attempt() -> Tuple[Dict[str, Any], bool]:
+        reading = read()
+        if not reading["ok"]:
+            return reading, False
+        reading["problems"] = check(reading)
+        return reading, not reading["problems"]
+
+    return poll_readings(attempt, params["wait"], params["timeout"], params["interval"])
+
+
+def last_problems(poll: Mapping[str, Any], unanswered: str) -> List[str]:
+    """The problems of the last good reading, and ``unanswered`` when the last reading got no answer."""
+    problems = list(poll["good"]["problems"])
+    if not poll["reading"]["ok"]:
+        problems.append(unanswered)
+    return problems
+
+
+def fail_unread(module: AnsibleModule, poll: Mapping[str, Any], what: str, detail: str, **fields: Any) -> NoReturn:
+    """Fail because no reading succeeded: ``what``, how long it waited (with wait=true), then ``detail``."""
+    waited = (" during %ss of waiting (%d attempts)" % (poll["elapsed"], poll["attempts"])
+              if module.params["wait"] else "")
+    module.fail_json(msg=what + waited + detail, attempts=poll["attempts"], elapsed=poll["elapsed"], healthy=False,
+                     **fields)
+
+
+def timeout_message(poll: Mapping[str, Any], what: str, problems: List[str], state: List[str],
+                    unmet: str = "condition(s)") -> str:
+    """Why waiting for ``what`` failed: one line per unmet condition, then the ``state`` lines (e.g. a table)."""
+    lines = ["Timed out after %ss (%d attempts) waiting for %s. Unmet %s:"
+             % (poll["elapsed"], poll["attempts"], what, unmet)]
+    lines.extend("  - %s" % problem for problem in problems)
+    return "\n".join(lines + state)
+
+
+def info_result(poll: Mapping[str, Any], table: str, problems: List[str], **fields: Any) -> Dict[str, Any]:
+    """The result of an *_info module: never changed, the table, healthy and problems, attempts, elapsed, fields."""
+    return dict(changed=False, table=table, healthy=not problems, problems=problems, attempts=poll["attempts"],
+                elapsed=poll["elapsed"], **fields)

@@ -6,7 +6,7 @@
 # run finds the file unchanged while the service still runs the old one. So every role that reloads or restarts
 # a service records, in its handler, the checksums of the files the service loaded; the role compares them with
 # the files on disk and notifies the handler again when they differ.
-"""Checksums of a service's configuration files and the record of those it last loaded."""
+"""Checksums of a service's configuration files, the record of those it last loaded, and the modules' main()."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import hashlib
 import json
 import os
 import re
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible.module_utils.basic import AnsibleModule
 
 DEFAULT_RECORD_DIR = "/var/lib/pgha/loaded"
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
@@ -85,3 +87,36 @@ def write_record(path: str, current: Checksums) -> bool:
         fh.write(content)
     os.replace(tmp, path)
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# The loaded_files and loaded_files_info modules
+# --------------------------------------------------------------------------------------------
+
+
+def build_argument_spec() -> Dict[str, Any]:
+    """The argument_spec of loaded_files and loaded_files_info (documented by the pgha_loaded fragment)."""
+    return dict(
+        service=dict(type="str", required=True),
+        files=dict(type="list", elements="path", required=True),
+        record_dir=dict(type="path", default=DEFAULT_RECORD_DIR),
+    )
+
+
+def run_module(
+    argument_spec: Dict[str, Any], act: Callable[[AnsibleModule, str, str, Checksums], Dict[str, Any]]
+) -> None:
+    """main() of loaded_files and loaded_files_info: exit with ``act(module, service, record, checksums)``.
+
+    ``record`` is the path of the service's record (a service name that could leave record_dir fails the module),
+    ``checksums`` those of the files on disk. ``act`` returns the rest of the result (changed, msg, ...); the record
+    path and the checksums are always returned.
+    """
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    service: str = module.params["service"]
+    try:
+        record = record_path(module.params["record_dir"], service)
+    except ValueError as exc:
+        module.fail_json(msg="service: %s" % exc)
+    current = checksums(module.params["files"])
+    module.exit_json(checksums=current, record=record, **act(module, service, record, current))

@@ -11,6 +11,8 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlparse
 
+from ansible.module_utils.pgha_table import text_table
+
 LEADER_ROLES = ("leader", "standby_leader")
 
 # Raw role strings seen in Patroni's /cluster (1.x-4.x) and /patroni answers -> normalised role,
@@ -509,25 +511,12 @@ def render_table(summary: Mapping[str, Any]) -> str:
             "" if is_leader else _cell(m.get("replay_lsn")),
             lag,
         ))
-    widths = [len(c) for c in TABLE_COLUMNS]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    numeric = {4, 7}
-
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, (w, c) in enumerate(zip(widths, cells)):
-            out.append(" %s " % (c.rjust(w) if i in numeric and cells is not TABLE_COLUMNS else c.ljust(w)))
-        return "|" + "|".join(out) + "|"
-
+    lines = text_table(TABLE_COLUMNS, rows, right={4, 7})  # TL and Lag are numbers
     title = "+ Cluster: %s " % (summary.get("scope") or "?")
     if summary.get("pause"):
         title += "(maintenance mode) "
-    header = title + sep[len(title):] if len(title) < len(sep) else title + "--+"
-    lines = [header, line(TABLE_COLUMNS), sep]
-    lines.extend(line(r) for r in rows)
-    lines.append(sep)
+    rule = lines[0]
+    lines[0] = title + rule[len(title):] if len(title) < len(rule) else title + "--+"
     if summary.get("pause"):
         lines.append(" Maintenance mode: on")
     return "\n".join(lines)

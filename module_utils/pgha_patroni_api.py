@@ -1,16 +1,44 @@
 # -*- coding: utf-8 -*-
 # Reads of Patroni's REST API shared by the patroni_* modules: the first member that answers with a usable
-# document wins (HTTP through pgha_http, parsing and checks in pgha_patroni).
-"""GET /cluster and GET /config from the first Patroni REST API URL that answers."""
+# document wins (HTTP through pgha_http, parsing and checks in pgha_patroni). Also the options every patroni_*
+# module starts with.
+"""The patroni_* modules' shared options, and GET /cluster and GET /config from the first URL that answers."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ansible.module_utils.pgha_http import HttpOptions, RequestError, first_answer, join_url, poll_until, request_json
-from ansible.module_utils.pgha_patroni import validate_cluster_json
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible.module_utils.pgha_http import (
+    HttpOptions,
+    RequestError,
+    first_answer,
+    format_errors,
+    http_argument_spec,
+    join_url,
+    poll_readings,
+    request_json,
+)
+from ansible.module_utils.pgha_patroni import render_table, validate_cluster_json
 
 Errors = List[Dict[str, str]]
+
+
+def patroni_argument_spec(**options: Dict[str, Any]) -> Dict[str, Any]:
+    """The argument_spec of a patroni_* module: api_urls, the module's own ``options``, the HTTP options."""
+    spec: Dict[str, Any] = dict(api_urls=dict(type="list", elements="str", required=True, aliases=["api_url"]))
+    spec.update(options)
+    spec.update(http_argument_spec(request_timeout=5.0))
+    return spec
+
+
+def patroni_api_urls(module: AnsibleModule) -> List[str]:
+    """The module's non-empty api_urls; fails the module when none is left."""
+    api_urls = [u for u in module.params["api_urls"] if u]
+    if not api_urls:
+        module.fail_json(msg="api_urls is empty: give at least one Patroni REST API URL, e.g. http://10.0.0.1:8008")
+    return api_urls
 
 
 def read_cluster(api_urls: List[str], opts: HttpOptions) -> Tuple[Optional[Dict[str, Any]], Optional[str], Errors]:
@@ -25,6 +53,16 @@ def read_cluster(api_urls: List[str], opts: HttpOptions) -> Tuple[Optional[Dict[
         return data
 
     return first_answer(api_urls, fetch)
+
+
+def read_cluster_or_fail(module: AnsibleModule, api_urls: List[str], opts: HttpOptions,
+                         **fields: Any) -> Tuple[Dict[str, Any], str, Errors]:
+    """read_cluster(), failing the module (with ``fields`` in the result) when no URL answers."""
+    data, url, errors = read_cluster(api_urls, opts)
+    if data is None or url is None:  # both or neither
+        module.fail_json(msg="No Patroni REST API answered GET /cluster. Tried:\n%s" % format_errors(errors),
+                         errors=errors, **fields)
+    return data, url, errors
 
 
 def read_config(api_urls: List[str], opts: HttpOptions) -> Tuple[Optional[Dict[str, Any]], Optional[str], Errors]:
@@ -49,16 +87,31 @@ def poll_cluster(api_urls: List[str], opts: HttpOptions, examine: Callable[[Dict
     summary). Returns ``reading`` (the last one, with ``ok``, ``errors``, ``api_url``), ``good`` (the last one read
     from a member, {} if none), ``ok``, ``attempts`` and ``elapsed``.
     """
-    last_good: Dict[str, Any] = {}
 
     def attempt() -> Tuple[Dict[str, Any], bool]:
         data, url, errors = read_cluster(api_urls, opts)
         if data is None:
             return {"ok": False, "errors": errors, "problem": "no Patroni REST API answered GET /cluster"}, False
         reading = dict(examine(data), ok=True, errors=errors, api_url=url)
-        last_good.clear()
-        last_good.update(reading)
         return reading, reading["problem"] is None
 
-    reading, ok, attempts, elapsed = poll_until(attempt, timeout, interval)
-    return {"reading": reading, "good": dict(last_good), "ok": ok, "attempts": attempts, "elapsed": elapsed}
+    return poll_readings(attempt, True, timeout, interval)
+
+
+def poll_timeout_message(waited: Mapping[str, Any], elapsed: float, timeout: float, what: str, action: str,
+                         before: Mapping[str, Any]) -> str:
+    """Why poll_cluster() (``waited``) timed out waiting for ``what``: the last problem, then the table of the last
+    /cluster read, or of ``before`` (its ``api_url`` and ``summary``: the read before ``action``) if none succeeded.
+    """
+    reading, good = waited["reading"], waited["good"]
+    lines = ["Timed out after %ss (timeout %ss, %d polls) waiting for %s: %s."
+             % (elapsed, timeout, waited["attempts"], what, reading["problem"])]
+    if not reading["ok"]:
+        lines.append(format_errors(reading["errors"]))
+    if good:
+        lines.append("Last state read (from %s):" % good["api_url"])
+        lines.append(render_table(good["summary"]))
+    else:
+        lines.append("No /cluster read succeeded after %s; state before it (from %s):" % (action, before["api_url"]))
+        lines.append(render_table(before["summary"]))
+    return "\n".join(lines)

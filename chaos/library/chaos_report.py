@@ -206,8 +206,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible.module_utils.pgha_dsn import dsn_options
 from ansible.module_utils.pgha_ledger import (
     Analysis,
+    OpStats,
     analyze,
     read_jsonl,
     relative_events,
@@ -265,6 +267,18 @@ def rel(t: Optional[float], t0: Optional[float]) -> Optional[float]:
     return None if t is None or t0 is None else round(t - t0, 3)
 
 
+def gap_failures(op: str, stats: OpStats, bound: float, t0: Optional[float]) -> List[str]:
+    """Where the ``op`` ("write" or "read") gaps break ``max_<op>_gap_s``: the longest gap, the one at the end."""
+    failures = []
+    if stats.max_gap_s is not None and stats.max_gap_s > bound:
+        failures.append("%s gap %.3f s > max_%s_gap_s %s s (%s s .. %s s after load start)"
+                        % (op, stats.max_gap_s, op, bound, rel(stats.gap_start, t0), rel(stats.gap_end, t0)))
+    if stats.trailing_gap_s is not None and stats.trailing_gap_s > bound:
+        failures.append("%ss had not resumed when the load stopped: no successful %s in the last %.3f s "
+                        "> max_%s_gap_s %s s" % (op, op, stats.trailing_gap_s, op, bound))
+    return failures
+
+
 def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, Any]],
              lost_error: Optional[str], lost_wanted: bool) -> List[str]:
     """Readable failures of the bounds and assertions (empty: passed)."""
@@ -276,23 +290,13 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
         failures.append("no write succeeded (%d attempts; last error: %s)" % (w.attempts, w.last_error))
     gap = bounds.get("max_write_gap_s")
     if gap is not None and w.ok:
-        if w.max_gap_s is not None and w.max_gap_s > gap:
-            failures.append("write gap %.3f s > max_write_gap_s %s s (%s s .. %s s after load start)"
-                            % (w.max_gap_s, gap, rel(w.gap_start, t0), rel(w.gap_end, t0)))
-        if w.trailing_gap_s is not None and w.trailing_gap_s > gap:
-            failures.append("writes had not resumed when the load stopped: no successful write in the last %.3f s "
-                            "> max_write_gap_s %s s" % (w.trailing_gap_s, gap))
+        failures.extend(gap_failures("write", w, gap, t0))
     rgap = bounds.get("max_read_gap_s")
     if rgap is not None:
         if r.ok == 0:
             failures.append("no read succeeded (%d attempts)" % r.attempts)
         else:
-            if r.max_gap_s is not None and r.max_gap_s > rgap:
-                failures.append("read gap %.3f s > max_read_gap_s %s s (%s s .. %s s after load start)"
-                                % (r.max_gap_s, rgap, rel(r.gap_start, t0), rel(r.gap_end, t0)))
-            if r.trailing_gap_s is not None and r.trailing_gap_s > rgap:
-                failures.append("reads had not resumed when the load stopped: no successful read in the last "
-                                "%.3f s > max_read_gap_s %s s" % (r.trailing_gap_s, rgap))
+            failures.extend(gap_failures("read", r, rgap, t0))
     max_failed = bounds.get("max_failed_writes")
     if max_failed is not None and w.failed > max_failed:
         failures.append("%d failed write attempts (%d error, %d unknown) > max_failed_writes %d"
@@ -547,14 +551,7 @@ def build_argument_spec() -> Dict[str, Any]:
             passed=dict(type="bool", required=True),
             detail=dict(type="str", default=""),
         )),
-        final_ids_dsn=dict(type="dict", options=dict(
-            host=dict(type="str", required=True),
-            port=dict(type="int", default=5432),
-            dbname=dict(type="str", required=True),
-            user=dict(type="str", required=True),
-            password=dict(type="str", no_log=True),
-            sslmode=dict(type="str"),
-        )),
+        final_ids_dsn=dict(type="dict", options=dsn_options()),
         run_id=dict(type="str"),
         table=dict(type="str"),
         connect_retries=dict(type="int", default=5),

@@ -47,7 +47,7 @@ options:
   writer:
     description: Where the writes go (the balancer's write port). Required with O(state=started).
     type: dict
-    suboptions:
+    suboptions: &dsn
       host: {description: Host or address., type: str, required: true}
       port: {description: TCP port., type: int, default: 5432}
       dbname: {description: Database., type: str, required: true}
@@ -59,14 +59,7 @@ options:
     description:
       - Where the reads go (the balancer's read port). Same keys as O(writer). Without it no reads are made.
     type: dict
-    suboptions:
-      host: {description: Host or address., type: str, required: true}
-      port: {description: TCP port., type: int, default: 5432}
-      dbname: {description: Database., type: str, required: true}
-      user: {description: Role., type: str, required: true}
-      password: {description: Password (never returned or logged)., type: str}
-      sslmode: {description: libpq sslmode (libpq's default when omitted)., type: str}
-      sslrootcert: {description: CA file that verifies the server (libpq sslrootcert)., type: path}
+    suboptions: *dsn
   poll_nodes:
     description:
       - PostgreSQL nodes asked directly for C(pg_is_in_recovery) every O(poll_interval) seconds (with the
@@ -254,6 +247,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible.module_utils.pgha_dsn import dsn_options
 from ansible.module_utils.pgha_ledger import (
     LOAD_STARTED,
     LOAD_STOPPED,
@@ -591,18 +585,6 @@ def do_stopped(module: AnsibleModule, paths: Dict[str, str], result: Dict[str, A
 
 
 # ------------------------------------------------------------------------------------------------- module
-def _dsn_spec() -> Dict[str, Any]:
-    return dict(
-        host=dict(type="str", required=True),
-        port=dict(type="int", default=5432),
-        dbname=dict(type="str", required=True),
-        user=dict(type="str", required=True),
-        password=dict(type="str", no_log=True),
-        sslmode=dict(type="str"),
-        sslrootcert=dict(type="path"),
-    )
-
-
 def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
     return dict(
@@ -610,8 +592,8 @@ def build_argument_spec() -> Dict[str, Any]:
         run_dir=dict(type="path", required=True),
         script=dict(type="path"),
         python=dict(type="str"),
-        writer=dict(type="dict", options=_dsn_spec()),
-        reader=dict(type="dict", options=_dsn_spec()),
+        writer=dict(type="dict", options=dsn_options(sslrootcert=True)),
+        reader=dict(type="dict", options=dsn_options(sslrootcert=True)),
         poll_nodes=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
             host=dict(type="str", required=True),

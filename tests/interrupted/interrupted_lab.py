@@ -10,7 +10,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import ansible_runner
 import yaml
+from ansible_runs import runner_args
 
 PROJECT = Path(__file__).resolve().parents[2]
-ANSIBLE_CFG = PROJECT / "ansible.cfg"
 SITE = PROJECT / "site.yml"
 VERIFY = PROJECT / "playbooks" / "verify.yml"
 CREATE = PROJECT / "playbooks" / "lab" / "create.yml"
@@ -316,19 +315,9 @@ def run_playbook(workdir: Path, inventory: Path, playbook: Path, label: str,
     workdir.mkdir(parents=True)
     recorder = EventRecorder(kill_point)
     thread, runner = ansible_runner.run_async(
-        private_data_dir=str(workdir),
-        project_dir=str(PROJECT),
-        playbook=str(playbook),
-        inventory=str(inventory),
-        envvars={
-            "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
-            "ANSIBLE_NOCOLOR": "1",
-            # ansible-playbook of the Python running the tests (the venv), activated or not
-            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-        },
+        **runner_args(workdir, inventory, playbook),
         event_handler=recorder,
         cancel_callback=recorder.cancel_requested,
-        quiet=True,
         timeout=timeout,
     )
     try:

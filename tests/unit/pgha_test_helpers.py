@@ -124,6 +124,24 @@ class FakeHttp:
 
 
 
+class ModuleFailed(Exception):
+    """What FakeModule.fail_json raises; ``result`` is what the module would have returned."""
+
+    def __init__(self, result: Dict[str, Any]) -> None:
+        super().__init__(result["msg"])
+        self.result = result
+
+
+class FakeModule:
+    """The part of AnsibleModule the module_utils helpers use: ``params`` and ``fail_json``."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def fail_json(self, msg: str, **kwargs: Any) -> None:
+        raise ModuleFailed(dict(kwargs, msg=msg, failed=True))
+
+
 class FakeClock:
     """time.monotonic/time.sleep replacement: sleeping advances the clock instantly."""
 

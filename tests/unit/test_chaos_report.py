@@ -252,3 +252,13 @@ def test_plot_series_scales_or_drops_the_partial_last_second():
     x, ys = mod.plot_series(buckets, 2.1)  # a tenth of a second: dropped
     assert x == [0.0, 1.0, 2.0] and ys["reads_ok"] == [50, 49, 49]
     assert mod.plot_series([], None) == ([], {"writes_ok": [], "reads_ok": [], "errors": []})
+
+
+def test_gap_failures_name_the_operation_and_its_bound():
+    stats = L.OpStats(max_gap_s=4.0, gap_start=T0 + 1, gap_end=T0 + 5, trailing_gap_s=3.0)
+    assert mod.gap_failures("read", stats, 2.5, T0) == [
+        "read gap 4.000 s > max_read_gap_s 2.5 s (1.0 s .. 5.0 s after load start)",
+        "reads had not resumed when the load stopped: no successful read in the last 3.000 s > max_read_gap_s 2.5 s",
+    ]
+    assert mod.gap_failures("write", stats, 5, T0) == []
+    assert mod.gap_failures("write", L.OpStats(), 1, T0) == []

@@ -11,7 +11,8 @@ import pytest
 
 import loaded_files
 import loaded_files_info
-from ansible.module_utils.pgha_loaded import read_record, record_path, stale_files
+from ansible.module_utils.pgha_loaded import build_argument_spec, read_record, record_path, run_module, stale_files
+from pgha_test_helpers import patch_module_args
 
 
 @pytest.fixture
@@ -85,3 +86,19 @@ def test_unreadable_record_counts_as_none(tmp_path):
     bad.write_text("not json")
     assert read_record(str(bad)) is None
     assert stale_files({"/a": "1", "/b": None}, None) == ["/a", "/b"]
+
+
+def test_run_module_returns_the_record_and_checksums_with_what_act_adds(tmp_path, conf, capsys):
+    seen = []
+
+    def act(module, service, record, current):
+        seen.append((service, record, current))
+        return {"changed": False, "msg": "seen"}
+
+    with patch_module_args(_args(tmp_path, conf)):
+        with pytest.raises(SystemExit):
+            run_module(build_argument_spec(), act)
+    result = json.loads(capsys.readouterr().out)
+    record = str(tmp_path / "loaded" / "haproxy.json")
+    assert seen == [("haproxy", record, result["checksums"])]
+    assert result["record"] == record and list(result["checksums"]) == [str(conf)] and result["msg"] == "seen"

@@ -15,6 +15,7 @@ from typing import Any, Dict
 import pytest
 
 import pg_load_probe as mod
+from ansible.module_utils.pgha_dsn import dsn_options
 from pgha_test_helpers import undocumented_keys
 
 # A stand-in for chaos/tools/pgha_loadprobe.py: same files, fake ok writes, exits 0 on SIGTERM.
@@ -211,3 +212,12 @@ def test_marked_in_check_mode_writes_nothing(tmp_path, run_module):
     result = run_module(mod, args(str(tmp_path), state="marked", event="fault_cleared"), check_mode=True)
     assert result["changed"] is True and result["event"]["event"] == "fault_cleared"
     assert not os.path.exists(os.path.join(str(tmp_path), "events.jsonl"))
+
+
+def test_writer_and_reader_take_the_shared_connection_options():
+    spec = mod.build_argument_spec()
+    assert spec["writer"]["options"] == spec["reader"]["options"] == dsn_options(sslrootcert=True)
+    assert spec["writer"]["options"] is not spec["reader"]["options"]
+    assert set(dsn_options()) == {"host", "port", "dbname", "user", "password", "sslmode"}
+    assert dsn_options(sslrootcert=True)["sslrootcert"] == {"type": "path"}
+    assert dsn_options()["password"]["no_log"] is True

@@ -10,14 +10,22 @@ from ansible.module_utils import pgha_http
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
+    fail_unread,
     first_answer,
     format_errors,
     http_argument_spec,
+    info_result,
     join_url,
+    last_problems,
+    poll_conditions,
+    poll_readings,
     poll_until,
     request,
     request_json,
+    timeout_message,
+    wait_argument_spec,
 )
+from pgha_test_helpers import FakeModule, ModuleFailed
 
 
 def test_http_argument_spec_is_fresh_and_hides_password():
@@ -145,3 +153,85 @@ def test_poll_until_timeout_makes_a_last_attempt_at_the_deadline(fake_clock):
 
 def test_poll_until_zero_timeout_runs_once(fake_clock):
     assert poll_until(lambda: ("x", False), timeout=0, interval=1) == ("x", False, 1, 0.0)
+
+
+def test_request_json_passes_its_keyword_options_on(fake_http):
+    fake_http.add("POST", "http://h/health", (503, {"health": "false"}))
+    answer = request_json("POST", "http://h/health", HttpOptions(), body={"a": 1}, accept_status=(503,),
+                          timeout=1.5, headers={"Authorization": "token"})
+    assert answer == {"health": "false"}
+    call = fake_http.calls[0]
+    assert call["body"] == {"a": 1} and call["kwargs"]["timeout"] == 1.5
+    assert call["kwargs"]["headers"]["Authorization"] == "token"
+
+
+def test_wait_argument_spec_is_fresh():
+    a = wait_argument_spec()
+    a["timeout"]["default"] = 5
+    assert wait_argument_spec() == {"wait": {"type": "bool", "default": False},
+                                    "timeout": {"type": "int", "default": 120},
+                                    "interval": {"type": "float", "default": 1.0}}
+
+
+def test_poll_readings_without_wait_attempts_once(fake_clock):
+    poll = poll_readings(lambda: ({"ok": True, "n": 1}, False), False, 30, 1)
+    assert poll == {"reading": {"ok": True, "n": 1}, "good": {"ok": True, "n": 1}, "ok": False, "attempts": 1,
+                    "elapsed": 0.0}
+    assert fake_clock.sleeps == []
+
+
+def test_poll_readings_keeps_the_last_reading_that_answered(fake_clock):
+    answers = iter([({"ok": True, "n": 1}, False), ({"ok": True, "n": 2}, False), ({"ok": False, "n": 3}, False)])
+    poll = poll_readings(lambda: next(answers), True, 4, 2)
+    assert poll["reading"] == {"ok": False, "n": 3} and poll["good"] == {"ok": True, "n": 2}
+    assert (poll["ok"], poll["attempts"], poll["elapsed"]) == (False, 3, 4.0)
+    never = poll_readings(lambda: ({"ok": False}, False), True, 0, 1)
+    assert never["good"] == {} and never["attempts"] == 1
+
+
+def test_poll_conditions_checks_only_readings_that_answered(fake_clock):
+    readings = iter([{"ok": False}, {"ok": True, "value": 1}, {"ok": True, "value": 2}])
+    checked = []
+
+    def check(reading):
+        checked.append(reading["value"])
+        return [] if reading["value"] == 2 else ["value is %d" % reading["value"]]
+
+    poll = poll_conditions(lambda: next(readings), check, {"wait": True, "timeout": 10, "interval": 1})
+    assert poll["ok"] and poll["attempts"] == 3 and checked == [1, 2]
+    assert poll["reading"] == poll["good"] == {"ok": True, "value": 2, "problems": []}
+    once = poll_conditions(lambda: {"ok": True, "value": 1}, check, {"wait": False, "timeout": 10, "interval": 1})
+    assert not once["ok"] and once["good"]["problems"] == ["value is 1"]
+
+
+def test_last_problems_adds_the_unanswered_last_poll():
+    good = {"ok": True, "problems": ["p1"]}
+    assert last_problems({"reading": good, "good": good}, "gone") == ["p1"]
+    problems = last_problems({"reading": {"ok": False}, "good": good}, "gone")
+    assert problems == ["p1", "gone"] and good["problems"] == ["p1"]
+
+
+def test_fail_unread_says_how_long_it_waited():
+    poll = {"reading": {"ok": False}, "good": {}, "ok": False, "attempts": 3, "elapsed": 2.0}
+    with pytest.raises(ModuleFailed) as waited:
+        fail_unread(FakeModule(wait=True), poll, "No API answered", ": refused", url="u")
+    assert waited.value.result == {"msg": "No API answered during 2.0s of waiting (3 attempts): refused",
+                                   "attempts": 3, "elapsed": 2.0, "healthy": False, "url": "u", "failed": True}
+    with pytest.raises(ModuleFailed) as once:
+        fail_unread(FakeModule(wait=False), dict(poll, attempts=1, elapsed=0.0), "No API answered", ".")
+    assert once.value.result["msg"] == "No API answered."
+
+
+def test_timeout_message_lists_unmet_conditions_then_the_state():
+    poll = {"attempts": 4, "elapsed": 3.0}
+    assert timeout_message(poll, "etcd", ["a", "b"], ["State:", "table"]) == (
+        "Timed out after 3.0s (4 attempts) waiting for etcd. Unmet condition(s):\n  - a\n  - b\nState:\ntable")
+    assert timeout_message(poll, "HAProxy", ["a"], [], unmet="expectation(s)").endswith(
+        "waiting for HAProxy. Unmet expectation(s):\n  - a")
+
+
+def test_info_result_is_never_changed_and_healthy_without_problems():
+    poll = {"attempts": 2, "elapsed": 1.0}
+    assert info_result(poll, "t", [], leader="x") == {"changed": False, "table": "t", "healthy": True,
+                                                      "problems": [], "attempts": 2, "elapsed": 1.0, "leader": "x"}
+    assert info_result(poll, "t", ["p"])["healthy"] is False
