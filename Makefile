@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -20,6 +20,7 @@ help:
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
+	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 
 venv: $(VENV)/.installed
 
@@ -75,5 +76,8 @@ chaos: venv
 N ?= 5
 bench-failover: venv
 	python chaos/tools/bench_failover.py --runs $(N)
+
+bench-durability: venv
+	python chaos/tools/bench_durability.py --runs $(N)
 
 test: lint unit interrupted molecule

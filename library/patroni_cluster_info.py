@@ -171,6 +171,29 @@ replicas_streaming:
   returned: always
   type: int
   sample: 2
+synchronous:
+  description:
+    - Synchronous replication as the cluster runs it, C(patronictl list)'s C(Sync Standby) / C(Quorum Standby) roles
+      as data.
+    - C(mode), C(strict) and C(node_count) come from the dynamic configuration (C(GET /config), read once at the
+      end from the REST API that answered); they are null when it did not answer it.
+  returned: always
+  type: dict
+  contains:
+    mode:
+      description: "C(synchronous_mode): V(false), V(true) or V(quorum)."
+      type: raw
+    strict:
+      description: C(synchronous_mode_strict).
+      type: bool
+    node_count:
+      description: C(synchronous_node_count).
+      type: int
+    standbys:
+      description: Names of the members that are synchronous or quorum standbys now.
+      type: list
+      elements: str
+  sample: {mode: quorum, strict: false, node_count: 1, standbys: [patroni2, patroni3]}
 table:
   description: Text table like patronictl list (Member, Host, Role, State, TL, Receive LSN, Replay LSN, Lag in bytes).
   returned: always
@@ -238,7 +261,7 @@ from ansible.module_utils.pgha_patroni import (
     render_table,
     summarize_cluster,
 )
-from ansible.module_utils.pgha_patroni_api import patroni_api_urls, patroni_argument_spec
+from ansible.module_utils.pgha_patroni_api import patroni_api_urls, patroni_argument_spec, read_config
 from ansible.module_utils.pgha_patroni_api import read_cluster as first_cluster
 
 # The options that are conditions, passed to check_conditions() as they are.
@@ -276,6 +299,20 @@ def read_members(api_urls: List[str], opts: HttpOptions) -> Dict[str, Any]:
     if answered is None:
         return {"ok": False, "errors": errors, "endpoint": "GET /patroni"}
     return {"ok": True, "summary": members_summary(members), "raw": raw, "api_url": answered, "errors": errors}
+
+
+SYNCHRONOUS_ROLES = ("sync_standby", "quorum_standby")
+
+
+def synchronous_state(summary: Dict[str, Any], config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The synchronous replication settings (from /config, None when unread) and who is a synchronous standby."""
+    cfg = config or {}
+    return {
+        "mode": cfg.get("synchronous_mode", False) if config is not None else None,
+        "strict": bool(cfg.get("synchronous_mode_strict", False)) if config is not None else None,
+        "node_count": cfg.get("synchronous_node_count", 1) if config is not None else None,
+        "standbys": [m["name"] for m in summary["members"] if m["role"] in SYNCHRONOUS_ROLES],
+    }
 
 
 def build_argument_spec() -> Dict[str, Any]:
@@ -316,6 +353,7 @@ def main() -> None:
         poll, table, problems, members=summary["members"], leader=summary["leader"], timeline=summary["timeline"],
         scope=summary["scope"], pause=summary["pause"], replicas_streaming=summary["replicas_streaming"],
         raw=good["raw"], api_url=good["api_url"], errors=reading["errors"], source=p["source"],
+        synchronous=synchronous_state(summary, read_config([good["api_url"]], opts)[0]),
     )
     if p["wait"] and not poll["ok"]:
         if reading["ok"]:

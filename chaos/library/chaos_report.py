@@ -99,7 +99,21 @@ options:
             reported but do not fail the run (e.g. a crash with asynchronous replication).
         type: int
       allow_split_brain:
-        description: Accept evidence of two primaries at once.
+        description: Accept evidence of two primaries at once (acknowledged writes interleaved between servers, or
+          poll rounds with two writable nodes).
+        type: bool
+        default: false
+      max_ack_overlap_s:
+        description:
+          - Longest time an earlier primary may still acknowledge writes after a later one acknowledged its first
+            (RV(analysis.ack_overlap_s)). V(0) asserts a clean handover; unset, it is only reported.
+        type: float
+      allow_writable_overlap:
+        description:
+          - Accept poll rounds where two nodes were writable (C(pg_is_in_recovery()) false on both), while still
+            failing on acknowledged writes interleaved between servers.
+          - For experiments that show a primary nobody writes to any more (a frozen Patroni keeps its PostgreSQL
+            primary until it runs again); the overlap stays in the report.
         type: bool
         default: false
 notes:
@@ -180,6 +194,14 @@ analysis:
       {description: "count (null when unchecked), ids (first 20), unknown_present, unknown_absent.", type: dict}
     split_brain: {description: "detected (bool) and detail.", type: dict}
     reads: {description: "Read figures: gap_s, gap_start, gap_end, ok, failed, latency_ms.", type: dict}
+    ack_spans:
+      description: "Per server and timeline, in the order they began: first and last acknowledged write (s) and count."
+      type: list
+      elements: dict
+    ack_overlap_s:
+      description: Seconds an earlier primary still acknowledged writes after a later one's first (0.0 for a clean
+        handover, null with one primary).
+      type: float
     duration_s: {description: Duration of the load., type: float}
 settings:
   description: The settings the experiment ran with (as given in O(settings)).
@@ -202,7 +224,7 @@ import datetime
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -311,8 +333,15 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
     if an.lost.error_present:
         failures.append("%d write(s) reported failed before COMMIT exist in the table (ids %s)"
                         % (len(an.lost.error_present), ", ".join(str(i) for i in an.lost.error_present[:IDS_LIMIT])))
-    if an.split_brain.detected and not bounds.get("allow_split_brain"):
+    if split_brain_failed(an, bounds):
         failures.append("split brain: %s" % an.split_brain.detail)
+    max_overlap = bounds.get("max_ack_overlap_s")
+    overlap = an.ack_overlap_s or 0.0
+    if max_overlap is not None and overlap > max_overlap:
+        spans = ", ".join("%s (timeline %s) %s .. %s" % (sp["server"], sp["timeline"], rel(sp["first"], t0),
+                                                          rel(sp["last"], t0)) for sp in an.ack_spans)
+        failures.append("an old primary still acknowledged writes %.3f s after the next one acknowledged its first "
+                        "> max_ack_overlap_s %s (acknowledgements: %s)" % (overlap, max_overlap, spans))
     for a in assertions:
         if not a.get("passed"):
             detail = " (%s)" % a["detail"] if a.get("detail") else ""
@@ -338,15 +367,29 @@ def short_analysis(an: Analysis) -> Dict[str, Any]:
         "reads": {"gap_s": r.max_gap_s, "gap_start": rel(r.gap_start, t0), "gap_end": rel(r.gap_end, t0),
                   "leading_gap_s": r.leading_gap_s, "trailing_gap_s": r.trailing_gap_s, "ok": r.ok,
                   "failed": r.failed, "latency_ms": r.latency_ms, "servers": r.servers},
+        "ack_spans": [dict(sp, first=rel(sp["first"], t0), last=rel(sp["last"], t0)) for sp in an.ack_spans],
+        "ack_overlap_s": an.ack_overlap_s,
         "duration_s": an.duration_s,
     }
 
 
-def summary_row(experiment: str, passed: bool, an: Analysis, report_dir: str) -> Dict[str, Any]:
+def split_brain_failed(an: Analysis, bounds: Mapping[str, Any]) -> bool:
+    """Two primaries the bounds do not accept: interleaved acknowledgements always count, two writable nodes in
+    one poll round unless allow_writable_overlap."""
+    if bounds.get("allow_split_brain"):
+        return False
+    if bounds.get("allow_writable_overlap"):
+        return an.split_brain.interleaved_writes > 0
+    return an.split_brain.detected
+
+
+def summary_row(experiment: str, passed: bool, an: Analysis, report_dir: str,
+                bounds: Mapping[str, Any]) -> Dict[str, Any]:
     return {
         "experiment": experiment, "passed": passed, "write_gap_s": an.writes.max_gap_s,
         "failed_writes": an.writes.failed, "unknown_writes": an.writes.unknown, "lost_writes": an.lost.lost,
-        "split_brain": an.split_brain.detected, "read_gap_s": an.reads.max_gap_s, "report": report_dir,
+        "split_brain": split_brain_failed(an, {k: v for k, v in bounds.items() if k != "allow_split_brain"}),
+        "read_gap_s": an.reads.max_gap_s, "report": report_dir,
     }
 
 
@@ -427,6 +470,14 @@ def render_markdown(doc: Dict[str, Any]) -> str:
         out += md_table(["t (s)", "event", "detail"], [[e.get("rel"), e.get("event"), e.get("detail")] for e in events])
     else:
         out.append("No events.")
+    spans = an.get("ack_spans") or []
+    if spans:
+        out += ["", "## Acknowledged by", ""]
+        out += md_table(["server", "timeline", "first ack (s)", "last ack (s)", "writes"],
+                        [[sp["server"], sp["timeline"], rel(sp["first"], t0), rel(sp["last"], t0), sp["writes"]]
+                         for sp in spans])
+        out += ["", "An old primary acknowledged writes for %s s after the next one's first (0: a clean handover)."
+                % cell(an.get("ack_overlap_s"))]
     changes = an.get("writable_changes") or []
     if changes:
         out += ["", "## Writable nodes (direct polls)", ""]
@@ -561,6 +612,8 @@ def build_argument_spec() -> Dict[str, Any]:
             max_failed_writes=dict(type="int"),
             max_lost_writes=dict(type="int"),
             allow_split_brain=dict(type="bool", default=False),
+            allow_writable_overlap=dict(type="bool", default=False),
+            max_ack_overlap_s=dict(type="float"),
         )),
     )
 
@@ -605,7 +658,7 @@ def main() -> None:
     json_path, md_path, png_path = (os.path.join(out_dir, name) for name in ("report.json", "report.md",
                                                                              "timeline.png"))
     files: Dict[str, Optional[str]] = {"json": json_path, "md": md_path, "png": png_path}
-    row = summary_row(p["experiment"], passed, an, out_dir)
+    row = summary_row(p["experiment"], passed, an, out_dir, bounds)
     doc = {
         "experiment": p["experiment"], "run_id": run_id, "table": table, "run_dir": run_dir,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "passed": passed, "failures": failures,

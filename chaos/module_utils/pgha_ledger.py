@@ -263,6 +263,11 @@ class Analysis:
     split_brain: SplitBrain = dataclasses.field(default_factory=SplitBrain)
     # Which nodes answered writable=true, each time that set changed (from the poll rounds).
     writable_changes: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Per (server, timeline), in the order they began: first and last acknowledged write (their end times).
+    ack_spans: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Seconds an earlier primary still acknowledged writes after the next one acknowledged its first
+    # (0.0 for a clean handover; None with fewer than two primaries).
+    ack_overlap_s: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -441,6 +446,37 @@ def interleaved_writes(writes: Sequence[Record]) -> List[Dict[str, Any]]:
     return found
 
 
+def ack_spans(writes: Sequence[Record]) -> List[Dict[str, Any]]:
+    """First and last acknowledgement (end times) and count per (server, timeline), ordered by the first."""
+    spans: Dict[Tuple[str, Any], Dict[str, Any]] = {}
+    for rec in writes:
+        if rec.get("outcome") != "ok" or not rec.get("server") or not _num(rec.get("end")):
+            continue
+        span = spans.setdefault((rec["server"], rec.get("timeline")), {
+            "server": rec["server"], "timeline": rec.get("timeline"), "first": rec["end"], "last": rec["end"],
+            "writes": 0})
+        span["first"] = min(span["first"], rec["end"])
+        span["last"] = max(span["last"], rec["end"])
+        span["writes"] += 1
+    return sorted(spans.values(), key=lambda sp: sp["first"])
+
+
+def ack_overlap(spans: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """How long (s) a primary kept acknowledging after a later one's first acknowledgement; 0.0 when never.
+
+    For every pair of spans, the later-starting one's first acknowledgement against the earlier one's last: a
+    leader cut off or frozen that still confirms commits once the new leader does shows a positive overlap.
+    """
+    if len(spans) < 2:
+        return None
+    worst = 0.0
+    for i, earlier in enumerate(spans):
+        for later in spans[i + 1:]:
+            if later["server"] != earlier["server"]:
+                worst = max(worst, earlier["last"] - later["first"])
+    return _r(worst)
+
+
 def writable_rounds(polls: Sequence[Record]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Poll rounds where two or more nodes answered writable=true, and the changes of the writable set."""
     rounds: Dict[int, Dict[str, Any]] = {}
@@ -497,6 +533,8 @@ def analyze(
     an.lost = lost_writes(writes, final_ids)
     found = interleaved_writes(writes)
     multi, an.writable_changes = writable_rounds(polls)
+    an.ack_spans = ack_spans(writes)
+    an.ack_overlap_s = ack_overlap(an.ack_spans)
     sb = an.split_brain
     sb.interleaved_writes, sb.interleaved = len(found), found[:LIST_LIMIT]
     sb.writable_rounds, sb.rounds = len(multi), multi[:LIST_LIMIT]

@@ -17,7 +17,9 @@ Threads (all paced on a monotonic schedule that skips missed slots instead of bu
   the schedule, so the answers of one ``round`` are taken at the same instant.
 
 On any error the connection is closed and opened again after ``backoff`` seconds. libpq's connect_timeout,
-TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs.
+TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs, with
+one exception by design: a COMMIT waiting for its synchronous standbys (PostgreSQL disarms statement_timeout
+before it commits). That wait ends when a standby confirms or the connection breaks; the write gap shows it.
 SIGTERM/SIGINT: the threads stop, the files are flushed and the process exits 0 within about 2 seconds.
 
 Config (JSON; only ``writer`` and ``ledger_path`` are required)::
@@ -46,7 +48,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # The ledger module is chaos/module_utils/pgha_ledger.py, imported as a plain module: this script runs with any
 # python that has psycopg2, without Ansible.
@@ -223,6 +225,20 @@ def describe_error(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+# PostgreSQL's warning when a COMMIT's wait for its synchronous standbys is cancelled (a cancel request, e.g. an
+# application's query timeout): the transaction is committed locally and the COMMIT reports success, but no
+# standby confirmed it, so a failover can lose it. The load counts such a commit as unknown, never as acknowledged.
+SYNC_REP_CANCELED = "canceling wait for synchronous replication"
+
+
+def sync_rep_canceled(notices: Sequence[str]) -> Optional[str]:
+    """The server's warning when a COMMIT returned without its synchronous confirmation, else None."""
+    for notice in notices:
+        if SYNC_REP_CANCELED in notice:
+            return " ".join(notice.split())
+    return None
+
+
 # ------------------------------------------------------------------------------------------------ pacing
 class Pacer:
     """Slots at ``t0 + k / rate`` on a monotonic clock: no drift, and after a stall the missed slots are skipped
@@ -379,6 +395,7 @@ class Probe:
                 conn = None
                 streak += 1
                 continue
+            del conn.notices[:]
             try:
                 conn.commit()
             except Exception as exc:  # noqa: BLE001 - COMMIT in flight when it broke: maybe written
@@ -386,6 +403,15 @@ class Probe:
                             error="commit: " + describe_error(exc))
                 self._write_failed(conn, streak, exc)
                 conn = None
+                streak += 1
+                continue
+            canceled = sync_rep_canceled(conn.notices)
+            if canceled:
+                # Committed here, confirmed by no standby: not an acknowledged write.
+                self.record(kind="write", id=wid, start=start, end=time.time(), outcome="unknown", server=server,
+                            timeline=timeline, error="commit not confirmed by a synchronous standby: " + canceled)
+                if streak == 0:
+                    LOG.warning("writer: %s", canceled)
                 streak += 1
                 continue
             self.record(kind="write", id=wid, start=start, end=time.time(), outcome="ok", server=server,

@@ -38,11 +38,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import ansible_runner
 import pytest
 import yaml
+from ansible_runs import runner_args
 
 PROJECT = Path(__file__).resolve().parents[2]
 SITE = PROJECT / "site.yml"
 VALIDATE = PROJECT / "playbooks" / "validate.yml"
-ANSIBLE_CFG = PROJECT / "ansible.cfg"
 VALIDATION_PLAY = "Validate the inventory before any host is changed"
 TRIPWIRE_RC = 99
 RUN_TIMEOUT = 240  # seconds per ansible-playbook run; a hung run fails instead of hanging pytest
@@ -187,19 +187,8 @@ def run_playbook(workdir: Path, inventory: Path, playbook: Path) -> Outcome:
     plugins.mkdir(exist_ok=True)
     (plugins / "pgha_bad_input_tripwire.py").write_text(TRIPWIRE_PLUGIN)
     runner = ansible_runner.run(
-        private_data_dir=str(workdir),
-        project_dir=str(PROJECT),
-        playbook=str(playbook),
-        inventory=str(inventory),
-        envvars={
-            "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
-            "ANSIBLE_CALLBACK_PLUGINS": str(plugins),
-            "PGHA_TRIPWIRE_ALLOWED_PLAY": VALIDATION_PLAY,
-            "ANSIBLE_NOCOLOR": "1",
-            # ansible-playbook of the Python running the tests (the venv), activated or not
-            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-        },
-        quiet=True,
+        **runner_args(workdir, inventory, playbook, ANSIBLE_CALLBACK_PLUGINS=str(plugins),
+                      PGHA_TRIPWIRE_ALLOWED_PLAY=VALIDATION_PLAY),
         timeout=RUN_TIMEOUT,
     )
     events = sorted(runner.events, key=lambda e: e.get("counter", 0))
@@ -263,15 +252,16 @@ def drop_cluster_vip(hosts, _vars):
     del hosts["all"]["vars"]["cluster_vip"]
 
 
-def single_patroni_node_sync(hosts, all_vars):
-    groups = _groups(hosts)
-    groups["patroni_cluster"]["hosts"] = {"patroni1": {"cluster_address": "172.28.10.11"}}
-    groups["etcd_cluster"]["hosts"] = {
-        "etcd1": {"cluster_address": "172.28.10.31"},
-        "etcd2": {"cluster_address": "172.28.10.32"},
-        "etcd3": {"cluster_address": "172.28.10.33"},
-    }
-    all_vars["patroni_synchronous_mode"] = True
+def patroni_members(*names: str, **all_vars_update: Any) -> Mutation:
+    """patroni_cluster = names (etcd moves to dedicated hosts), plus the given group_vars/all."""
+    def mutate(hosts, all_vars):
+        groups = _groups(hosts)
+        groups["patroni_cluster"]["hosts"] = {
+            n: {"cluster_address": "172.28.10.%d" % (11 + i)} for i, n in enumerate(names)}
+        groups["etcd_cluster"]["hosts"] = {
+            "etcd%d" % i: {"cluster_address": "172.28.10.%d" % (30 + i)} for i in (1, 2, 3)}
+        all_vars.update(all_vars_update)
+    return mutate
 
 
 def haproxy2_unreachable(hosts, _vars):
@@ -309,7 +299,8 @@ CASES = [
          ("keepalived_virtual_router_id",), ("got 300",)),
     Case("patroni-ttl-too-short", patroni_timing, ("patroni_ttl", "patroni_loop_wait", "patroni_retry_timeout"),
          ("(20)",)),
-    Case("sync-mode-single-patroni-node", single_patroni_node_sync, ("patroni_synchronous_mode",)),
+    Case("quorum-single-patroni-node", patroni_members("patroni1"),
+         ("patroni_durability", "patroni_synchronous_node_count", "patroni_cluster"), ("0 replica(s)",)),
     Case("host-unreachable", haproxy2_unreachable, ("haproxy2",),
          absent=("patroni1", "patroni2", "patroni3", "haproxy1")),
     Case("postgresql-version-14", set_all_var("postgresql_version", 14), ("postgresql_version",), ("14",)),
@@ -339,6 +330,14 @@ CASES = [
     Case("restapi-password-missing", set_all_var("patroni_restapi_password", ""), ("patroni_restapi_password",)),
     Case("example-placeholder-password", set_all_var("patroni_app_password", "CHANGE-ME-application-password"),
          ("patroni_app_password",), ("CHANGE-ME",)),
+    # -- durability and fencing
+    Case("durability-unknown", set_all_var("patroni_durability", "paranoid"), ("patroni_durability",), ("paranoid",)),
+    Case("sync-node-count-above-replicas", set_all_var("patroni_synchronous_node_count", 3),
+         ("patroni_synchronous_node_count",), ("2 replica(s)",)),
+    Case("strict-with-one-replica", patroni_members("patroni1", "patroni2", patroni_durability="strict"),
+         ("patroni_durability", "patroni_synchronous_node_count"), ("1 replica(s)",)),
+    Case("watchdog-required-without-device", set_all_var("patroni_watchdog_mode", "required"),
+         ("patroni_watchdog_mode", "patroni_watchdog_device")),
     # -- variables of an earlier version: set in an inventory they would silently do nothing
     Case("removed-variable", set_all_var("haproxy_patroni_api_port", 8009),
          ("haproxy_patroni_api_port", "patroni_restapi_port")),

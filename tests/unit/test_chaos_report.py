@@ -262,3 +262,38 @@ def test_gap_failures_name_the_operation_and_its_bound():
     ]
     assert mod.gap_failures("write", stats, 5, T0) == []
     assert mod.gap_failures("write", L.OpStats(), 1, T0) == []
+
+
+def _analysis_with(interleaved: int, writable_rounds: int) -> L.Analysis:
+    an = L.Analysis()
+    an.split_brain.interleaved_writes = interleaved
+    an.split_brain.writable_rounds = writable_rounds
+    an.split_brain.detected = bool(interleaved or writable_rounds)
+    return an
+
+
+@pytest.mark.parametrize("interleaved, rounds, bounds, failed", [
+    (0, 0, {}, False),
+    (0, 3, {}, True),                                   # two writable nodes: split brain by default
+    (0, 3, {"allow_writable_overlap": True}, False),    # ... accepted where the experiment shows it (frozen leader)
+    (2, 0, {"allow_writable_overlap": True}, True),     # interleaved acknowledgements never are
+    (2, 3, {"allow_split_brain": True}, False),
+])
+def test_split_brain_bounds(interleaved, rounds, bounds, failed):
+    an = _analysis_with(interleaved, rounds)
+    assert mod.split_brain_failed(an, bounds) is failed
+    assert any(f.startswith("split brain") for f in mod.evaluate(an, bounds, [], None, False)) is failed
+    # The summary's column says whether two primaries acknowledged writes, or were writable unexpectedly.
+    row = mod.summary_row("x", True, an, "/r", bounds)
+    shown = {k: v for k, v in bounds.items() if k != "allow_split_brain"}
+    assert row["split_brain"] is mod.split_brain_failed(an, shown)
+
+
+def test_ack_overlap_bound():
+    an = L.analyze([L.make_record("write", T0, T0 + 0.01, "ok", id=1, server="a", timeline=1),
+                    L.make_record("write", T0 + 1, T0 + 1.01, "ok", id=2, server="b", timeline=2),
+                    L.make_record("write", T0 + 2, T0 + 2.01, "ok", id=3, server="a", timeline=1)])
+    assert an.ack_overlap_s == pytest.approx(1.0)
+    failures = mod.evaluate(an, {"max_ack_overlap_s": 0}, [], None, False)
+    assert any("still acknowledged writes 1.000 s after" in f and "a (timeline 1)" in f for f in failures)
+    assert not any("acknowledged writes" in f for f in mod.evaluate(an, {}, [], None, False))

@@ -7,6 +7,8 @@ patroni_status_leader.json / patroni_status_replica.json = GET /patroni of a pri
 
 from __future__ import annotations
 
+import pytest
+
 import patroni_cluster_info as mod
 from pgha_test_helpers import load_json, undocumented_keys
 
@@ -25,7 +27,20 @@ def test_reads_cluster_from_first_answering_url(fake_http, run_module):
     assert result["replicas_streaming"] == 2 and result["leader"]
     assert result["raw"] == load_json("patroni_cluster.json")
     assert result["table"].startswith("+ Cluster: demo")
+    # /config was not answered: the settings are unknown, the roles still tell who is synchronous (nobody).
+    assert result["synchronous"] == {"mode": None, "strict": None, "node_count": None, "standbys": []}
     assert undocumented_keys(mod, result) == []
+
+
+def test_synchronous_state_from_config_and_roles(fake_http, run_module):
+    fake_http.add("GET", N1 + "/cluster", load_json("patroni_cluster_quorum.json"))
+    fake_http.add("GET", N1 + "/config", {"ttl": 20, "synchronous_mode": "quorum", "synchronous_node_count": 1})
+    result = run_module(mod, {"api_urls": [N1], "expect_replicas": 2})
+    assert not result.get("failed")
+    quorum = sorted(m["name"] for m in result["members"] if m["role"] == "quorum_standby")
+    assert quorum and result["synchronous"] == {"mode": "quorum", "strict": False, "node_count": 1,
+                                                "standbys": quorum}
+    assert "Quorum Standby" in result["table"]
 
 
 def test_problems_reported_without_failing(fake_http, run_module):
@@ -128,3 +143,21 @@ def test_members_source_expect_no_leader_fails_while_primary_runs(fake_http, fak
 def test_empty_api_urls(run_module):
     result = run_module(mod, {"api_urls": []})
     assert result["failed"] and "api_urls is empty" in result["msg"]
+
+
+@pytest.mark.parametrize("mode, expected_mode, strict, standby_roles", [
+    ("quorum", "quorum", False, ["quorum_standby", "quorum_standby"]),
+    ("strict", "quorum", True, ["quorum_standby", "quorum_standby"]),
+    ("sync", True, False, ["replica", "sync_standby"]),
+])
+def test_synchronous_state_on_lab_captures(fake_http, run_module, mode, expected_mode, strict, standby_roles):
+    """GET /cluster and /config captured from the lab (Patroni 4.1.5) in each patroni_durability mode."""
+    fake_http.add("GET", N1 + "/cluster", load_json("lab_cluster_%s.json" % mode))
+    fake_http.add("GET", N1 + "/config", load_json("lab_config_%s.json" % mode))
+    result = run_module(mod, {"api_urls": [N1], "expect_replicas": 2})
+    assert not result.get("failed") and result["healthy"]
+    sync = result["synchronous"]
+    assert (sync["mode"], sync["strict"], sync["node_count"]) == (expected_mode, strict, 1)
+    replicas = [m for m in result["members"] if m["name"] != result["leader"]]
+    assert sorted(m["role"] for m in replicas) == standby_roles
+    assert sync["standbys"] == sorted(m["name"] for m in replicas if m["role"] != "replica")

@@ -305,3 +305,23 @@ def test_relative_events():
     out = L.relative_events(evs, T0)
     assert [(e["event"], e["rel"]) for e in out] == [("fault_injected", 2.0), ("fault_cleared", 5.0)]
     assert L.relative_events(evs, None)[0]["rel"] is None
+
+
+def test_ack_spans_and_a_clean_handover():
+    recs = steady(1, 0.0, 2.0) + steady(101, 3.0, 4.0, server=B, timeline=2)
+    an = L.analyze(recs)
+    assert [(sp["server"], sp["timeline"]) for sp in an.ack_spans] == [(A, 1), (B, 2)]
+    assert an.ack_spans[0]["writes"] == 100 and an.ack_spans[1]["first"] > an.ack_spans[0]["last"]
+    assert an.ack_overlap_s == 0.0
+
+
+def test_old_primary_acknowledging_after_the_new_ones_first_is_an_overlap():
+    # B's first acknowledgement ends at 2.004; A still acknowledges a write ending at 2.554.
+    recs = steady(1, 0.0, 2.0) + steady(101, 2.0, 4.0, server=B, timeline=2)
+    recs.append(write(500, 2.5, server=A, timeline=1, dur=0.054))
+    an = L.analyze(recs)
+    assert an.ack_overlap_s == pytest.approx(0.55, abs=0.001)
+
+
+def test_one_primary_has_no_overlap_figure():
+    assert L.analyze(steady(1, 0.0, 1.0)).ack_overlap_s is None

@@ -156,6 +156,7 @@ class FakeConn:
         self.db = db
         self.pending = "ok"
         self.autocommit = None
+        self.notices: List[str] = []
 
     def cursor(self) -> "FakeCursor":
         return FakeCursor(self)
@@ -163,6 +164,11 @@ class FakeConn:
     def commit(self) -> None:
         if self.pending == "commit_fail":
             raise psycopg2.OperationalError("server closed the connection unexpectedly")
+        if self.pending == "sync_rep_canceled":
+            # What libpq hands psycopg2 when statement_timeout cancels the wait for the standbys.
+            self.notices.append("WARNING:  canceling wait for synchronous replication due to user request\n"
+                                "DETAIL:  The transaction has already committed locally, but might not have been "
+                                "replicated to the standby.\n")
 
     def close(self) -> None:
         self.db.closed += 1
@@ -226,6 +232,21 @@ def test_writer_outcomes_ids_and_reconnects(tmp_path, monkeypatch):
     assert recs[3]["error"].startswith("connect: OperationalError")
     assert db.setups == 1 and db.connects == 5
     assert all(k["options"] == "-c statement_timeout=2000" and k["keepalives"] == 1 for k in db.kwargs)
+
+
+def test_commit_without_synchronous_confirmation_is_not_acknowledged(tmp_path, monkeypatch):
+    recs = run_writer(tmp_path, monkeypatch, FakeDb(connect_plan=[], insert_plan=["ok", "sync_rep_canceled", "ok"]))
+    assert [(r["id"], r["outcome"]) for r in recs] == [(1, "ok"), (2, "unknown"), (3, "ok")]
+    assert recs[1]["error"].startswith("commit not confirmed by a synchronous standby: WARNING: canceling wait")
+    # The connection is kept: the next write goes through it.
+    assert recs[1]["server"] == "172.28.10.11"
+
+
+def test_sync_rep_canceled_finds_only_that_warning():
+    assert probe_mod.sync_rep_canceled(["NOTICE:  relation exists, skipping\n"]) is None
+    assert probe_mod.sync_rep_canceled([]) is None
+    found = probe_mod.sync_rep_canceled(["WARNING:  canceling wait for synchronous replication due to user request\n"])
+    assert found == "WARNING: canceling wait for synchronous replication due to user request"
 
 
 def test_writer_continues_after_the_highest_id_of_the_run(tmp_path, monkeypatch):

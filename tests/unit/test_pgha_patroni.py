@@ -404,3 +404,16 @@ def test_member_endpoint(api_url, expected):
 def test_member_endpoint_rejects_relative_urls():
     with pytest.raises(ValueError):
         member_endpoint("172.28.10.12:8008/patroni", "/switchover")
+
+
+def test_switchover_candidate_on_lab_captures_is_a_synchronous_standby():
+    """In sync mode only the sync_standby may take over; in quorum mode either quorum standby (lab captures)."""
+    sync = summarize_cluster(load_json("lab_cluster_sync.json"))
+    eligible, refused = switchover_candidates(sync["members"], synchronous_mode(load_json("lab_config_sync.json")),
+                                              exclude_pending_restart=False)
+    assert [m["role"] for m in eligible] == ["sync_standby"]
+    assert any("not a synchronous standby" in why for why in refused.values())
+    quorum = summarize_cluster(load_json("lab_cluster_quorum.json"))
+    eligible, _ = switchover_candidates(quorum["members"], synchronous_mode(load_json("lab_config_quorum.json")),
+                                        exclude_pending_restart=False)
+    assert [m["role"] for m in eligible] == ["quorum_standby", "quorum_standby"]

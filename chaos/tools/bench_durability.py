@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Durability benchmark: the price and the proof of each patroni_durability mode, side by side in one run.
+
+`make bench-durability` (N=5 by default) puts the lab in each mode in turn (chaos/durability_mode.yml, Patroni's
+dynamic configuration, as a rerun of site.yml does), then:
+  * runs pgbench (TPC-B-like, -c 8 -j 2 -T 30 by default) through the VIP's write port: TPS and latency p50/p99
+    from pgbench's per-transaction log, and the TPS ratio to async;
+  * runs chaos/network_partition.yml and chaos/leader_crash.yml N times each in that mode (-e chaos_durability):
+    lost acknowledged writes (min / median / max) and the write gap, read from each run's report (ansible-runner
+    events).
+It prints one table and writes every figure to reports/bench-durability-<UTC time>.json. The cluster is put back
+in the inventory's mode at the end. Figures, not asserts: an experiment that fails its own bounds is counted.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+# The ledger's module_utils, importable in the venv (scripts/module_utils_hook.py).
+from ansible.module_utils.pgha_ledger import percentile
+
+MODES = ("async", "sync", "quorum", "strict")
+EXPERIMENTS = {"partition": "chaos/network_partition.yml", "crash": "chaos/leader_crash.yml"}
+REPORT_TASK = "Write the report"
+
+
+# ---------------------------------------------------------------------------------------------- pgbench
+def parse_pgbench(output: str) -> Dict[str, Optional[float]]:
+    """TPS (without the initial connection time) and the average latency (ms) from pgbench's summary."""
+    def number(pattern: str) -> Optional[float]:
+        found = re.search(pattern, output, re.MULTILINE)
+        return float(found.group(1)) if found else None
+
+    return {"tps": number(r"^tps = ([0-9.]+) \(without initial connection time\)"),
+            "latency_avg_ms": number(r"^latency average = ([0-9.]+) ms")}
+
+
+def latencies_ms(log_lines: Iterable[str]) -> List[float]:
+    """Per-transaction latencies (ms) from pgbench -l logs: `client tx latency_us script epoch us` per line."""
+    out = []
+    for line in log_lines:
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].isdigit():
+            out.append(int(fields[2]) / 1000.0)
+    return out
+
+
+def latency_summary(values: Sequence[float]) -> Dict[str, Optional[float]]:
+    return {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99), "transactions": len(values)}
+
+
+def run_pgbench(service: str, env: Dict[str, str], clients: int, threads: int, seconds: int) -> Dict[str, Any]:
+    """One pgbench run through ``service`` (a libpq service name); figures from its output and its log."""
+    with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
+        proc = subprocess.run(
+            ["pgbench", "-n", "-c", str(clients), "-j", str(threads), "-T", str(seconds), "-l",
+             "--log-prefix=%s/tx" % tmp, "service=%s" % service],
+            env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
+        lines: List[str] = []
+        for path in glob.glob(os.path.join(tmp, "tx*")):
+            with open(path, encoding="utf-8") as fh:
+                lines.extend(fh)
+    if proc.returncode != 0:
+        raise RuntimeError("pgbench failed (rc %d): %s" % (proc.returncode, proc.stderr.strip()[-500:]))
+    return dict(parse_pgbench(proc.stdout), **latency_summary(latencies_ms(lines)))
+
+
+def pgbench_init(service: str, env: Dict[str, str], scale: int, drop: bool = False) -> None:
+    args = ["pgbench", "-i", "-I", "d"] if drop else ["pgbench", "-i", "-q", "-s", str(scale)]
+    proc = subprocess.run(args + ["service=%s" % service], env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (rc %d): %s" % (" ".join(args), proc.returncode, proc.stderr.strip()[-500:]))
+
+
+# ---------------------------------------------------------------------------------------------- playbooks
+def report_from_events(events: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The chaos_report result of a run, from ansible-runner's events (None if it never ran)."""
+    for event in events:
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_ok" and data.get("task") == REPORT_TASK:
+            return data.get("res")
+    return None
+
+
+def run_playbook(project: Path, inventory: str, playbook: str, extravars: Dict[str, Any]) -> Dict[str, Any]:
+    """Run a playbook with ansible-runner; its status, rc and the chaos report if it wrote one."""
+    import ansible_runner  # imported here so the pure helpers above need nothing installed
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        runner = ansible_runner.run(
+            private_data_dir=tmp, project_dir=str(project), playbook=str(project / playbook),
+            inventory=str(project / inventory), extravars=extravars, quiet=True,
+            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg")})
+        return {"status": runner.status, "rc": runner.rc, "report": report_from_events(runner.events)}
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def spread(values: Sequence[float]) -> Dict[str, Optional[float]]:
+    if not values:
+        return {"min": None, "median": None, "max": None}
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def experiment_figures(reports: Sequence[Optional[Dict[str, Any]]]) -> Dict[str, Any]:
+    """Lost acknowledged writes and write gaps over the runs of one experiment in one mode."""
+    rows = [(r or {}).get("summary_row") or {} for r in reports]
+    lost = [float(row["lost_writes"]) for row in rows if row.get("lost_writes") is not None]
+    gaps = [float(row["write_gap_s"]) for row in rows if row.get("write_gap_s") is not None]
+    return {"runs": len(reports), "failed": sum(1 for row in rows if not row.get("passed")),
+            "lost": spread(lost), "gap_s": spread(gaps), "reports": [(r or {}).get("report_dir") for r in reports]}
+
+
+def fmt(value: Optional[float], digits: int = 1) -> str:
+    return "-" if value is None else "%.*f" % (digits, value)
+
+
+def render_table(results: Dict[str, Dict[str, Any]]) -> str:
+    """One line per mode: TPS, its ratio to async, latency, lost writes and gaps of partition and crash."""
+    base = (results.get("async") or {}).get("pgbench", {}).get("tps")
+    header = ("%-7s %8s %6s %8s %8s | %-17s %-14s | %-17s %-14s" % (
+        "mode", "TPS", "x async", "p50 ms", "p99 ms", "partition lost", "gap s (med)", "crash lost", "gap s (med)"))
+    lines = [header, "-" * len(header)]
+    for mode, res in results.items():
+        pg = res.get("pgbench") or {}
+        tps = pg.get("tps")
+        ratio = tps / base if tps and base else None
+        cells = []
+        for name in ("partition", "crash"):
+            ex = res.get(name) or {"lost": spread([]), "gap_s": spread([]), "runs": 0, "failed": 0}
+            lost = ex["lost"]
+            cells.append("%-17s %-14s" % ("%s/%s/%s (n=%d)" % (fmt(lost["min"], 0), fmt(lost["median"], 0),
+                                                                 fmt(lost["max"], 0), ex["runs"]),
+                                          fmt(ex["gap_s"]["median"])))
+        lines.append("%-7s %8s %6s %8s %8s | %s | %s" % (mode, fmt(tps), fmt(ratio, 2), fmt(pg.get("p50_ms"), 2),
+                                                        fmt(pg.get("p99_ms"), 2), cells[0], cells[1]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="partition and crash runs per mode (default 5)")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--inventory", default="inventories/lab", help="inventory, relative to the project")
+    parser.add_argument("--service-file", default=".lab/pg_service.conf",
+                        help="libpq service file with service=primary (make up writes it)")
+    parser.add_argument("--scale", type=int, default=10, help="pgbench scale (default 10)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args(argv)
+    project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
+    env = dict(os.environ, PGSERVICEFILE=str(project / args.service_file))
+
+    results: Dict[str, Dict[str, Any]] = {}
+    pgbench_init("primary", env, args.scale)
+    try:
+        for mode in args.modes:
+            switched = run_playbook(project, args.inventory, "chaos/durability_mode.yml", {"chaos_durability": mode})
+            if switched["status"] != "successful":
+                raise RuntimeError("could not put the cluster in mode %s (rc %s)" % (mode, switched["rc"]))
+            res: Dict[str, Any] = {"pgbench": run_pgbench("primary", env, args.clients, args.threads, args.seconds)}
+            print("%s: pgbench %s" % (mode, res["pgbench"]), flush=True)
+            for name, playbook in EXPERIMENTS.items():
+                reports = []
+                for i in range(args.runs):
+                    run = run_playbook(project, args.inventory, playbook, {"chaos_durability": mode})
+                    row = (run["report"] or {}).get("summary_row") or {}
+                    print("%s %s run %d: lost %s, write gap %s s, passed %s" % (
+                        mode, name, i + 1, row.get("lost_writes"), row.get("write_gap_s"), row.get("passed")),
+                        flush=True)
+                    reports.append(run["report"])
+                res[name] = experiment_figures(reports)
+            results[mode] = res
+    finally:
+        run_playbook(project, args.inventory, "chaos/durability_mode.yml", {})
+        pgbench_init("primary", env, args.scale, drop=True)
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = project / "reports" / ("bench-durability-%s.json" % stamp)
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"settings": vars(args), "results": results}, indent=2, default=str) + "\n")
+    print()
+    print(render_table(results))
+    print("\nfigures: %s" % out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

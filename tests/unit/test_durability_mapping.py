@@ -1,0 +1,83 @@
+"""patroni_durability -> Patroni's dynamic configuration, rendered from the patroni role's own YAML.
+
+The mapping lives in roles/patroni/vars/main.yml (patroni_durability_settings, __patroni_dynamic_config); this test
+templates it with Ansible's Templar, as a play would, for every mode, so a change of the YAML that breaks a mode
+fails here before it reaches a cluster. Ansible's controller code runs in a child process: importing it into
+pytest's own process changes how the modules' warnings are reported to the other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+import yaml
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "patroni"
+
+RENDER = r"""
+import json, sys
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+def trusted(value):
+    # Role files are trusted templates in a play; plain YAML loading does not mark them so.
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {k: trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [trusted(v) for v in value]
+    return value
+
+role, overrides = sys.argv[1], json.loads(sys.argv[2])
+role_vars = {}
+for part in ("defaults", "vars"):
+    with open("%s/%s/main.yml" % (role, part), encoding="utf-8") as fh:
+        role_vars.update(yaml.safe_load(fh))
+variables = dict(trusted(role_vars), postgresql_version=15, cluster_tls=True, **overrides)
+rendered = Templar(loader=DataLoader(), variables=variables).template(variables["__patroni_dynamic_config"])
+print(json.dumps(rendered))
+"""
+
+
+def dynamic_config(**overrides: Any) -> Dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", RENDER, str(ROLE), json.dumps(overrides)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rendered = json.loads(proc.stdout)
+    assert isinstance(rendered, dict)
+    return rendered
+
+
+@pytest.mark.parametrize("mode, synchronous_mode, strict", [
+    ("quorum", "quorum", False),
+    ("sync", True, False),
+    ("strict", "quorum", True),
+    ("async", False, False),
+])
+def test_each_mode_maps_to_patroni_settings(mode: str, synchronous_mode: Any, strict: bool) -> None:
+    cfg = dynamic_config(patroni_durability=mode, patroni_synchronous_node_count=2)
+    # A bool stays a bool (true, not "True"), quorum stays a string.
+    assert cfg["synchronous_mode"] == synchronous_mode
+    assert isinstance(cfg["synchronous_mode"], bool) == isinstance(synchronous_mode, bool)
+    assert cfg["synchronous_mode_strict"] is strict
+    assert cfg["synchronous_node_count"] == 2
+
+
+def test_default_is_quorum_with_one_acknowledgement() -> None:
+    cfg = dynamic_config()
+    settings = (cfg["synchronous_mode"], cfg["synchronous_mode_strict"], cfg["synchronous_node_count"])
+    assert settings == ("quorum", False, 1)
+
+
+def test_every_mode_is_a_documented_choice() -> None:
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    choices = specs["argument_specs"]["main"]["options"]["patroni_durability"]["choices"]
+    role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text(encoding="utf-8"))
+    assert sorted(choices) == sorted(role_vars["patroni_durability_settings"])
