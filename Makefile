@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -19,6 +19,7 @@ help:
 	@echo "make test    lint + unit tests + bad-input matrix + interrupted runs + Molecule (what CI runs)"
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
+	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 
@@ -72,6 +73,9 @@ molecule: image
 
 chaos: venv
 	ansible-playbook chaos/all.yml
+
+chaos-modes: venv
+	ansible-playbook chaos/durability_modes.yml
 
 N ?= 5
 bench-failover: venv

@@ -101,7 +101,9 @@ def run_playbook(project: Path, inventory: str, playbook: str, extravars: Dict[s
         runner = ansible_runner.run(
             private_data_dir=tmp, project_dir=str(project), playbook=str(project / playbook),
             inventory=str(project / inventory), extravars=extravars, quiet=True,
-            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg")})
+            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+                 # ansible-playbook next to this Python (the venv), activated or not
+                 "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
         return {"status": runner.status, "rc": runner.rc, "report": report_from_events(runner.events)}
 
 

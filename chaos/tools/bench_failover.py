@@ -11,6 +11,7 @@ a run that fails its own bounds is counted and listed, and its gap still enters 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -69,7 +70,9 @@ def run_once(project: Path, inventory: str, playbook: str, artifacts: Path) -> O
     runner = ansible_runner.run(
         private_data_dir=str(artifacts), project_dir=str(project), playbook=str(project / playbook),
         inventory=str(project / inventory), quiet=True,
-        envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg")})
+        envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+                 # ansible-playbook next to this Python (the venv), activated or not
+                 "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
     return report_from_events(runner.events)
 
 
