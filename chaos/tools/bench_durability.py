@@ -3,13 +3,14 @@
 
 `make bench-durability` (N=5 by default) puts the lab in each mode in turn (chaos/durability_mode.yml, Patroni's
 dynamic configuration, as a rerun of site.yml does), then:
-  * runs pgbench (TPC-B-like, -c 8 -j 2 -T 30 by default) through the VIP's write port: TPS and latency p50/p99
-    from pgbench's per-transaction log, and the TPS ratio to async;
+  * runs pgbench (TPC-B-like, -c 8 -j 2 -T 30 by default, 3 times) through the VIP's write port: the median TPS
+    (and its spread), the latency p50/p99 of that run from pgbench's per-transaction log, and the ratio to async;
   * runs chaos/network_partition.yml and chaos/leader_crash.yml N times each in that mode (-e chaos_durability):
     lost acknowledged writes (min / median / max) and the write gap, read from each run's report (ansible-runner
     events).
 It prints one table and writes every figure to reports/bench-durability-<UTC time>.json. The cluster is put back
 in the inventory's mode at the end. Figures, not asserts: an experiment that fails its own bounds is counted.
+--runs 0 measures pgbench only.
 """
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def latencies_ms(log_lines: Iterable[str]) -> List[float]:
 
 def latency_summary(values: Sequence[float]) -> Dict[str, Optional[float]]:
     return {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99), "transactions": len(values)}
+
+
+def pgbench_figures(runs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The median run's figures (by TPS) over several pgbench runs, with the spread of the TPS."""
+    if not runs:
+        return {"runs": 0}
+    tps = sorted(r["tps"] for r in runs if r.get("tps") is not None)
+    median = sorted(runs, key=lambda r: r.get("tps") or 0.0)[len(runs) // 2]
+    return dict(median, runs=len(runs), tps=statistics.median(tps) if tps else None,
+                tps_min=tps[0] if tps else None, tps_max=tps[-1] if tps else None)
 
 
 def run_pgbench(service: str, env: Dict[str, str], clients: int, threads: int, seconds: int) -> Dict[str, Any]:
@@ -161,6 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--pgbench-runs", type=int, default=3, help="pgbench runs per mode, the median is kept")
     args = parser.parse_args(argv)
     project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
     env = dict(os.environ, PGSERVICEFILE=str(project / args.service_file))
@@ -172,7 +184,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             switched = run_playbook(project, args.inventory, "chaos/durability_mode.yml", {"chaos_durability": mode})
             if switched["status"] != "successful":
                 raise RuntimeError("could not put the cluster in mode %s (rc %s)" % (mode, switched["rc"]))
-            res: Dict[str, Any] = {"pgbench": run_pgbench("primary", env, args.clients, args.threads, args.seconds)}
+            runs = [run_pgbench("primary", env, args.clients, args.threads, args.seconds)
+                    for _ in range(args.pgbench_runs)]
+            res: Dict[str, Any] = {"pgbench": pgbench_figures(runs), "pgbench_runs": runs}
             print("%s: pgbench %s" % (mode, res["pgbench"]), flush=True)
             for name, playbook in EXPERIMENTS.items():
                 reports = []

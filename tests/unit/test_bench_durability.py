@@ -58,3 +58,11 @@ def test_table_has_the_ratio_to_async():
     assert table[0].split()[:3] == ["mode", "TPS", "x"]
     assert table[2].startswith("async") and " 1.00 " in table[2] and "300/300/300 (n=1)" in table[2]
     assert table[3].startswith("quorum") and " 0.90 " in table[3]
+
+
+def test_pgbench_figures_keep_the_median_run():
+    runs = [{"tps": 900.0, "p50_ms": 9.0}, {"tps": 1100.0, "p50_ms": 7.0}, {"tps": 1000.0, "p50_ms": 8.0}]
+    figures = bench.pgbench_figures(runs)
+    assert (figures["tps"], figures["tps_min"], figures["tps_max"], figures["runs"]) == (1000.0, 900.0, 1100.0, 3)
+    assert figures["p50_ms"] == 8.0
+    assert bench.pgbench_figures([]) == {"runs": 0}
