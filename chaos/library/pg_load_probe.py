@@ -126,8 +126,9 @@ options:
       - Reads HAProxy's stats CSV (C(http://<address>:<stats_port>/;csv)) of every balancer of O(lb_watch.balancers)
         every O(watch_interval) seconds, each read a record of kind C(lb) with the servers UP in
         O(lb_watch.backend).
-      - With O(lb_watch.vip), reads the same page through the VIP as well, each read a record of kind C(vip) with
-        the balancer that answered, from the C(X-Balancer) response header of the stats page (null without it).
+      - With O(lb_watch.vip), reads C(http://<vip>:<stats_port>/balancer) (HAProxy answers it with the balancer's
+        name, without auth) every O(watch_interval) seconds, each read a record of kind C(vip) with the balancer
+        that answered (null for an empty page).
       - Without it nothing watches the balancers, and the report has no C(haproxy_up) or C(vip_moved) phase.
     type: dict
     suboptions:

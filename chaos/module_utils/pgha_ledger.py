@@ -26,8 +26,8 @@ Watch record (``kind`` dcs / lb / vip): the same fields plus ``value``, ``revisi
 * dcs: the Patroni leader key read from etcd; ``node`` = the endpoint that answered, ``value`` = the leader's
   member name (null: no leader key), ``revision`` = the key's mod_revision.
 * lb: one balancer's HAProxy stats (``node`` = the balancer); ``up`` = the servers UP in its write backend.
-* vip: the stats page through the VIP (``node`` = the VIP); ``balancer`` = who answered (the ``X-Balancer``
-  response header, null without it), ``up`` as for lb.
+* vip: HAProxy's ``/balancer`` page through the VIP (``node`` = the VIP); ``balancer`` = the balancer that
+  answered, i.e. holds the VIP (null for an empty page).
 
 Event: ``{"t": epoch, "event": "fault_injected", "detail": "stopped patroni on patroni1"}``; the load
 client itself writes ``load_started`` and ``load_stopped``.

@@ -23,8 +23,9 @@ Threads (all paced on a monotonic schedule that skips missed slots instead of bu
     in order. Records kind ``dcs``: ``value`` (the leader's member name, null without a key), ``revision``.
   * lb, one per balancer of ``lb_watch``: HAProxy's stats CSV (``http://<address>:<stats_port>/;csv``, basic
     auth); records kind ``lb``, ``node`` = the balancer, ``up`` = the servers UP in the write backend.
-  * vip (with ``lb_watch.vip``): the same page through the VIP; records kind ``vip``, ``balancer`` = the
-    ``X-Balancer`` response header (who holds the VIP; null when the header is missing) and ``up``.
+  * vip (with ``lb_watch.vip``): ``http://<vip>:<stats_port>/balancer`` (HAProxy answers it with the inventory
+    name of the balancer, before the stats page and without auth); records kind ``vip``, ``balancer`` = who
+    holds the VIP (null when the page is empty).
 
 On any error the connection is closed and opened again after ``backoff`` seconds. libpq's connect_timeout,
 TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs, with
@@ -397,12 +398,6 @@ def write_pool(raw: bytes, backend: str) -> List[str]:
     return list(backends[backend]["up"])
 
 
-def header_value(headers: Mapping[str, str], name: str) -> Optional[str]:
-    """A response header, whatever its case (None when absent)."""
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
-
-
 class LeaderKeyReader:
     """Reads the leader key from the first etcd endpoint that answers: the one that answered last, then the others in
     order (a dead member costs one timeout, once). ``stopped`` ends a round early on shutdown."""
@@ -431,15 +426,22 @@ class LeaderKeyReader:
         raise RuntimeError("no etcd endpoint answered: " + "; ".join(errors))
 
 
-def stats_reader(fetch: Fetch, url: str, backend: str, balancer_header: bool = False) -> Observe:
-    """Reads a HAProxy stats CSV: the write backend's UP servers, and with ``balancer_header`` who answered."""
+def stats_reader(fetch: Fetch, url: str, backend: str) -> Observe:
+    """Reads a HAProxy stats CSV: the write backend's UP servers."""
 
     def observe() -> Dict[str, Any]:
-        raw, headers = fetch(url, None)
-        fields: Dict[str, Any] = {"up": write_pool(raw, backend)}
-        if balancer_header:
-            fields["balancer"] = header_value(headers, "X-Balancer")
-        return fields
+        raw, _ = fetch(url, None)
+        return {"up": write_pool(raw, backend)}
+
+    return observe
+
+
+def balancer_reader(fetch: Fetch, url: str) -> Observe:
+    """Reads which balancer answers the VIP: HAProxy's /balancer page names it."""
+
+    def observe() -> Dict[str, Any]:
+        raw, _ = fetch(url, None)
+        return {"balancer": raw.decode("utf-8", "replace").strip() or None}
 
     return observe
 
@@ -464,8 +466,8 @@ def build_watchers(cfg: Config, stopped: Callable[[], bool] = lambda: False,
             url = "http://%s:%d/;csv" % (balancer.address, lb.stats_port)
             out.append(("watch-lb-" + balancer.name, "lb", balancer.name, stats_reader(fetch, url, lb.backend)))
         if lb.vip:
-            url = "http://%s:%d/;csv" % (lb.vip, lb.stats_port)
-            out.append(("watch-vip", "vip", lb.vip, stats_reader(fetch, url, lb.backend, balancer_header=True)))
+            url = "http://%s:%d/balancer" % (lb.vip, lb.stats_port)
+            out.append(("watch-vip", "vip", lb.vip, balancer_reader(fetch, url)))
     return out
 
 

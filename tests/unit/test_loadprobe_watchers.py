@@ -75,11 +75,6 @@ def test_write_pool_is_the_up_servers_of_the_backend():
         probe_mod.write_pool(b"<html>login</html>", "primary")
 
 
-def test_header_value_ignores_case():
-    assert probe_mod.header_value({"x-balancer": "haproxy2"}, "X-Balancer") == "haproxy2"
-    assert probe_mod.header_value({"Content-Type": "text/csv"}, "X-Balancer") is None
-
-
 # ------------------------------------------------------------------------------------------- readers
 class FakeFetch:
     """Answers by URL: bytes, or an exception to raise; keeps the URLs and bodies asked for."""
@@ -169,12 +164,12 @@ def test_build_watchers_one_per_target():
     made: List[Dict[str, Any]] = []
     answers = {"http://10.0.0.21:7000/;csv": load_text("haproxy_stats.csv").encode(),
                "http://10.0.0.22:7000/;csv": load_text("haproxy_stats_transition.csv").encode(),
-               "http://10.0.0.100:7000/;csv": load_text("haproxy_stats.csv").encode(),
+               "http://10.0.0.100:7000/balancer": b"haproxy1\n",
                "https://10.0.0.11:2379/v3/kv/range": json.dumps(KEY_ANSWER).encode()}
 
     def fetcher(timeout: float, **kw: Any) -> FakeFetch:
         made.append(dict(kw, timeout=timeout))
-        return FakeFetch(answers, headers={"X-Balancer": "haproxy1"})
+        return FakeFetch(answers)
 
     watchers = probe_mod.build_watchers(config(dcs_watch=DCS_WATCH, lb_watch=LB_WATCH, watch_timeout=0.5),
                                         fetcher=fetcher)
@@ -186,7 +181,7 @@ def test_build_watchers_one_per_target():
                     {"timeout": 0.5, "username": "admin", "password": PASSWORD}]
     looks = [observe() for _, _, _, observe in watchers]
     assert looks == [{"node": "https://10.0.0.11:2379", "value": "patroni1", "revision": 1234}, {"up": ["patroni1"]},
-                     {"up": []}, {"up": ["patroni1"], "balancer": "haproxy1"}]
+                     {"up": []}, {"balancer": "haproxy1"}]
 
 
 # ------------------------------------------------------------------------------------------- records
@@ -353,10 +348,10 @@ def test_http_fetcher_sends_basic_auth_ignores_proxies_and_returns_headers(serve
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     server = serve()
-    server.routes[("GET", "/;csv")] = (200, load_text("haproxy_stats.csv").encode(), {"X-Balancer": "haproxy1"})
+    server.routes[("GET", "/;csv")] = (200, load_text("haproxy_stats.csv").encode(), {"X-Test": "yes"})
     raw, headers = probe_mod.http_fetcher(2.0, username="admin", password=PASSWORD)(server.url("/;csv"), None)
     assert probe_mod.write_pool(raw, "primary") == ["patroni1"]
-    assert probe_mod.header_value(headers, "x-balancer") == "haproxy1"
+    assert headers.get("X-Test") == "yes"
     auth = server.requests[-1]["headers"]["Authorization"]
     assert base64.b64decode(auth.split()[1]).decode() == "admin:" + PASSWORD
     assert "Authorization" not in probe_mod.http_fetcher(2.0)(server.url("/;csv"), None)[1]
@@ -377,8 +372,8 @@ def test_the_load_records_the_watchers_and_stops_on_sigterm(tmp_path, etcd, serv
     except OSError as exc:
         pytest.skip("no second loopback address: %s" % exc)
     csv_page = load_text("haproxy_stats.csv").encode()
-    balancer.routes[("GET", "/;csv")] = (200, csv_page, {"X-Balancer": "haproxy1"})
-    vip.routes[("GET", "/;csv")] = (200, csv_page, {"X-Balancer": "haproxy2"})
+    balancer.routes[("GET", "/;csv")] = (200, csv_page, {})
+    vip.routes[("GET", "/balancer")] = (200, b"haproxy2", {})
     cfg = {"writer": {"host": "127.0.0.1", "port": 1, "dbname": "app", "user": "app", "password": "s3cret"},
            "rate": 20, "run_id": "watch", "watch_interval": 0.05, "watch_timeout": 0.5,
            "dcs_watch": {"endpoints": ["https://127.0.0.1:1", server.url()], "leader_key": LEADER_KEY,
@@ -405,7 +400,7 @@ def test_the_load_records_the_watchers_and_stops_on_sigterm(tmp_path, etcd, serv
     lb = [r for r in recs if r["kind"] == "lb"]
     assert lb and (lb[0]["node"], lb[0]["outcome"], lb[0]["up"]) == ("haproxy1", "ok", ["patroni1"])
     vips = [r for r in recs if r["kind"] == "vip"]
-    assert vips and (vips[0]["node"], vips[0]["balancer"], vips[0]["up"]) == ("127.0.0.2", "haproxy2", ["patroni1"])
+    assert vips and (vips[0]["node"], vips[0]["balancer"]) == ("127.0.0.2", "haproxy2")
     ready = json.loads((tmp_path / "ready.json").read_text())
     assert ready["counts"]["dcs"]["ok"] >= 1 and "watch-vip" in ready["threads"]
     text = out.decode()
