@@ -68,7 +68,7 @@ import sys
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # The ledger module is chaos/module_utils/pgha_ledger.py and the HAProxy stats parser module_utils/pgha_haproxy.py,
 # imported as plain modules: this script runs with any python that has psycopg2, without Ansible.
