@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Pure logic for haproxy_backends_info: parse HAProxy's stats CSV ("show stat" / "<stats uri>;csv",
-# Management Guide section 9.1), normalise server states, check expectations, render a table.
+# Management Guide section 9.1), normalise server states, check expectations, render a table. Standard library
+# only: the chaos load client (chaos/tools/pgha_loadprobe.py) uses the parsing too, as a plain module.
 """HAProxy stats CSV parsing, server state normalisation, expectation checks and table rendering."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import io
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ansible.module_utils.pgha_table import text_table
+try:
+    from ansible.module_utils.pgha_table import text_table
+except ImportError:  # chaos/tools/pgha_loadprobe.py imports this file plainly, with no Ansible at hand
+    from pgha_table import text_table
 
 # Values of the "type" column.
 TYPE_NAMES = {"0": "frontend", "1": "backend", "2": "server", "3": "listener"}

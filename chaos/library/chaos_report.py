@@ -15,6 +15,10 @@ description:
     (writes acknowledged by two servers interleaved in time, or two nodes writable in one poll round).
   - Evaluates O(bounds) and O(assertions) into RV(passed) and RV(failures). It does not fail because of them; assert
     on RV(passed) in the playbook.
+  - Decomposes the failover after the first C(fault_injected) event into phases, from the records of the load's
+    watchers (the C(dcs_watch) and C(lb_watch) options of M(pg_load_probe)), its node polls and its writes -
+    C(leader_key_changed), C(promoted), C(haproxy_up[<balancer>]), C(vip_moved), C(first_write), each in seconds
+    after the fault (RV(analysis.phases)).
   - Writes C(report.json), C(report.md) and C(timeline.png) into C(<report_dir>/<experiment>-<UTC timestamp>/).
   - In check mode everything is computed and nothing is written.
   - Run it on the controller (C(delegate_to=localhost)); it needs C(psycopg2) for O(final_ids_dsn) and
@@ -202,6 +206,26 @@ analysis:
       description: Seconds an earlier primary still acknowledged writes after a later one's first (0.0 for a clean
         handover, null with one primary).
       type: float
+    failover:
+      description:
+        - What the first C(fault_injected) event changed - fault_event, fault_t (epoch), fault_detail, old_leader (the
+          leader key before the fault), new_leader (the promoted node), new_leader_address, balancer_before and
+          balancer_after (who answered through the VIP), first_write_server. Null where the data is missing.
+      type: dict
+    phases:
+      description:
+        - The failover phase by phase, in this order - fault, leader_key_changed (the leader key gone or changed in
+          etcd), promoted (another node writable), haproxy_up[<balancer>] (the new leader UP in that balancer's write
+          backend), vip_moved (the VIP answered by the other balancer), first_write (the first acknowledged write of
+          the recovery).
+        - Each has name, t (epoch), at_s (seconds after the fault), step_s and after (seconds since the phase
+          observed last before it, and its name) and detail; t, at_s, step_s and after are null when it was not
+          observed.
+      type: list
+      elements: dict
+    watches:
+      description: The watchers' attempts by kind (dcs, lb, vip) and outcome (ok, error, unknown, total).
+      type: dict
     duration_s: {description: Duration of the load., type: float}
 settings:
   description: The settings the experiment ran with (as given in O(settings)).
@@ -369,6 +393,7 @@ def short_analysis(an: Analysis) -> Dict[str, Any]:
                   "failed": r.failed, "latency_ms": r.latency_ms, "servers": r.servers},
         "ack_spans": [dict(sp, first=rel(sp["first"], t0), last=rel(sp["last"], t0)) for sp in an.ack_spans],
         "ack_overlap_s": an.ack_overlap_s,
+        "failover": an.failover, "phases": an.phases, "watches": an.watches,
         "duration_s": an.duration_s,
     }
 
@@ -424,6 +449,20 @@ def lost_cell(lost: Dict[str, Any], error: Optional[str]) -> str:
     return text
 
 
+def phases_markdown(failover: Mapping[str, Any], phases: List[Dict[str, Any]], t0: Optional[float]) -> List[str]:
+    """The failover's phases: when each came, in seconds after the fault, and the step from the previous one."""
+    if not failover or failover.get("fault_t") is None:
+        return ["No %s event: no phases." % (failover or {}).get("fault_event", "fault_injected")]
+    lines = ["`%s` at %s s: old leader %s, new leader %s (%s); VIP answered by %s, then %s; first write on %s."
+             % (failover["fault_event"], cell(rel(failover["fault_t"], t0)), cell(failover["old_leader"]),
+                cell(failover["new_leader"]), cell(failover["new_leader_address"]), cell(failover["balancer_before"]),
+                cell(failover["balancer_after"]), cell(failover["first_write_server"])), ""]
+    # In the order they came (each step counts from the row above); those not observed last.
+    ordered = sorted(phases, key=lambda p: (p["t"] is None, p["t"] or 0.0))
+    return lines + md_table(["phase", "after the fault (s)", "step (s)", "from", "detail"],
+                            [[p["name"], p["at_s"], p["step_s"], p["after"], p["detail"]] for p in ordered])
+
+
 def render_markdown(doc: Dict[str, Any]) -> str:
     an = doc["analysis"]
     w, r = an["writes"], an["reads"]
@@ -464,6 +503,7 @@ def render_markdown(doc: Dict[str, Any]) -> str:
         ["split brain", an["split_brain"]["detail"], "rows of the run in the table", cell(lw["final_rows"])],
     ]
     out += md_table(["figure", "writes", "figure", "reads / other"], rows)
+    out += ["", "## Phases", ""] + phases_markdown(an["failover"], an["phases"], t0)
     out += ["", "## Events", ""]
     events = doc["events"]
     if events:
@@ -533,6 +573,14 @@ def plot_series(buckets: List[Dict[str, Any]], t_end: Optional[float],
     return x, series
 
 
+def phase_marks(phases: List[Dict[str, Any]], t0: Optional[float]) -> List[Tuple[float, str]]:
+    """Where the plot marks the observed phases after the fault (seconds since the load started) and their labels."""
+    if t0 is None:
+        return []
+    return [(round(p["t"] - t0, 3), "%s +%.2f s" % (p["name"], p["at_s"])) for p in phases
+            if p["name"] != "fault" and p.get("t") is not None and p.get("at_s") is not None]
+
+
 def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, Any]], an: Analysis,
                title: str) -> None:
     import matplotlib
@@ -564,6 +612,10 @@ def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, 
             ax.text(e["rel"], ymax * (1.32 - 0.09 * (i % 3)),
                     ("%s (%.1f s) " if near_right else " %s (%.1f s)") % (e.get("event"), e["rel"]),
                     fontsize=8, va="top", ha="right" if near_right else "left", color="0.15")
+        styles = ["--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1))]
+        for i, (x_phase, label) in enumerate(phase_marks(an.phases, t0)):
+            ax.axvline(x_phase, color=matplotlib.colormaps["Dark2"](i % 8), ls=styles[i % len(styles)], lw=1.2,
+                       label=label)
         ax.set_xlabel("seconds since load start")
         ax.set_ylabel("per second")
         ax.set_title(title)
@@ -573,6 +625,15 @@ def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, 
         fig.savefig(path)
     finally:
         plt.close(fig)
+
+
+def without_secrets(value: Any) -> Any:
+    """``value`` without the entries whose key names a password, at any depth (the load's run.json has some)."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if "password" not in str(k).lower()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
 
 
 def unique_report_dir(report_dir: str, experiment: str, now: datetime.datetime) -> str:
@@ -648,7 +709,9 @@ def main() -> None:
     else:
         module.warn("final_ids_dsn not given: lost writes are not checked")
 
-    an = analyze(records, raw_events, final_ids)
+    balancers = [str(b["name"]) for b in (run_cfg.get("lb_watch") or {}).get("balancers") or []
+                 if isinstance(b, dict) and b.get("name")]
+    an = analyze(records, raw_events, final_ids, balancers=balancers)
     events = relative_events(raw_events, an.load_start)
     bounds = dict(p["bounds"] or {})
     failures = evaluate(an, bounds, p["assertions"], final_error, bool(p["final_ids_dsn"]))
@@ -673,7 +736,7 @@ def main() -> None:
                       "error": final_error},
         "analysis": an.to_dict(), "events": events,
         "state_before": p["state_before"], "state_after": p["state_after"], "assertions": p["assertions"],
-        "load_config": {k: v for k, v in run_cfg.items() if k not in ("writer", "reader")},
+        "load_config": without_secrets({k: v for k, v in run_cfg.items() if k not in ("writer", "reader")}),
     }
     result: Dict[str, Any] = dict(changed=True, report_dir=out_dir, files=files, passed=passed, failures=failures,
                                   analysis=short_analysis(an), summary_row=row, events=events,

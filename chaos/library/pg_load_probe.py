@@ -11,7 +11,8 @@ short_description: Run the chaos experiments' client load (writes, reads, node p
 description:
   - Runs C(chaos/tools/pgha_loadprobe.py) detached on the machine that runs the module (use C(delegate_to=localhost)).
     It writes O(rate) transactions per second through O(writer) and reads through O(reader), polls every node of
-    O(poll_nodes) directly, and appends every attempt to C(<run_dir>/ledger.jsonl).
+    O(poll_nodes) directly, watches the leader key in etcd (O(dcs_watch)) and the HAProxy write pools and the VIP
+    (O(lb_watch)), and appends every attempt to C(<run_dir>/ledger.jsonl).
   - O(state=started) writes C(run.json) (mode 0600, it holds the passwords), spawns the load client in its own
     session with its output in C(probe.log), and waits until it runs and O(min_ok_writes) writes succeeded.
     If the load of this O(run_dir) already runs, nothing changes. Files of an earlier run in O(run_dir) are kept
@@ -79,9 +80,89 @@ options:
     description: Reads per second (default O(rate)); V(0) makes no reads.
     type: int
   poll_interval:
-    description: Seconds between two poll rounds of O(poll_nodes).
+    description:
+      - Seconds between two poll rounds of O(poll_nodes). The first round after a fault that finds another node
+        writable times the promotion in C(chaos_report)'s phases, so a shorter interval (V(0.2)) times it closer.
     type: float
     default: 0.5
+  watch_interval:
+    description: Seconds between two looks of each watcher (O(dcs_watch), O(lb_watch)).
+    type: float
+    default: 0.1
+  watch_timeout:
+    description: Timeout in seconds of each watcher request; a look that gets no answer in time is recorded as an error.
+    type: float
+    default: 1
+  dcs_watch:
+    description:
+      - Reads Patroni's leader key in etcd every O(watch_interval) seconds through etcd's v3 JSON gateway
+        (C(POST /v3/kv/range), etcd 3.4 or later), each read a ledger record of kind C(dcs) with the leader's member
+        name (null when there is no leader key) and the key's mod_revision.
+      - The keys match the C(etcd_client_urls) and C(etcd_client_args) of the etcd role.
+      - Without it nothing watches etcd, and the report has no C(leader_key_changed) phase.
+    type: dict
+    suboptions:
+      endpoints:
+        description: etcd client URLs, e.g. V(https://172.28.10.11:2379). The one that answered last is asked
+          first, then the others in order.
+        type: list
+        elements: str
+        required: true
+      leader_key:
+        description: The leader key, C(<namespace><scope>/leader), e.g. V(/service/demo/leader).
+        type: str
+        required: true
+      ca_path:
+        description: CA file (PEM) that verifies etcd's certificate (the system's CAs without it).
+        type: path
+      client_cert:
+        description: Client certificate (PEM) for etcd's mutual TLS.
+        type: path
+      client_key:
+        description: Private key (PEM) of O(dcs_watch.client_cert).
+        type: path
+  lb_watch:
+    description:
+      - Reads HAProxy's stats CSV (C(http://<address>:<stats_port>/;csv)) of every balancer of O(lb_watch.balancers)
+        every O(watch_interval) seconds, each read a record of kind C(lb) with the servers UP in
+        O(lb_watch.backend).
+      - With O(lb_watch.vip), reads C(http://<vip>:<stats_port>/balancer) (HAProxy answers it with the balancer's
+        name, without auth) every O(watch_interval) seconds, each read a record of kind C(vip) with the balancer
+        that answered (null for an empty page).
+      - Without it nothing watches the balancers, and the report has no C(haproxy_up) or C(vip_moved) phase.
+    type: dict
+    suboptions:
+      balancers:
+        description: The balancers whose write pool is watched.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Name of the balancer in the ledger and report (its inventory name).
+            type: str
+            required: true
+          address:
+            description: Address its stats page answers on.
+            type: str
+            required: true
+      stats_port:
+        description: Port of the stats page (C(haproxy_stats_port)).
+        type: int
+        default: 7000
+      url_username:
+        description: Basic-auth user of the stats page.
+        type: str
+      url_password:
+        description: Basic-auth password of the stats page (never returned or logged).
+        type: str
+      vip:
+        description: The virtual IP; its stats page tells which balancer holds it.
+        type: str
+      backend:
+        description: The write backend (C(listen) section) whose UP servers are recorded.
+        type: str
+        default: primary
   max_duration:
     description:
       - Seconds after which the load stops by itself, so that a playbook interrupted before O(state=stopped)
@@ -342,6 +423,10 @@ def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[
         "poll_nodes": [{"name": n["name"], "host": n["host"], "port": n.get("port") or 5432}
                        for n in p.get("poll_nodes") or []],
         "poll_interval": p["poll_interval"],
+        "watch_interval": p.get("watch_interval") or 0.1,
+        "watch_timeout": p.get("watch_timeout") or 1.0,
+        "dcs_watch": p.get("dcs_watch"),
+        "lb_watch": p.get("lb_watch"),
     }
 
 
@@ -602,6 +687,26 @@ def build_argument_spec() -> Dict[str, Any]:
         rate=dict(type="int", default=50),
         read_rate=dict(type="int"),
         poll_interval=dict(type="float", default=0.5),
+        watch_interval=dict(type="float", default=0.1),
+        watch_timeout=dict(type="float", default=1.0),
+        dcs_watch=dict(type="dict", options=dict(
+            endpoints=dict(type="list", elements="str", required=True),
+            leader_key=dict(type="str", required=True, no_log=False),
+            ca_path=dict(type="path"),
+            client_cert=dict(type="path"),
+            client_key=dict(type="path"),
+        )),
+        lb_watch=dict(type="dict", options=dict(
+            balancers=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                address=dict(type="str", required=True),
+            )),
+            stats_port=dict(type="int", default=7000),
+            url_username=dict(type="str"),
+            url_password=dict(type="str", no_log=True),
+            vip=dict(type="str"),
+            backend=dict(type="str", default="primary"),
+        )),
         max_duration=dict(type="float", default=3600),
         connect_timeout=dict(type="int", default=2),
         statement_timeout_ms=dict(type="int", default=2000),

@@ -12,11 +12,22 @@ Record (``kind`` write / read / poll)::
      "server": "172.28.10.11", "timeline": 1, "in_recovery": false, "error": null,
      "node": null, "writable": null, "round": null}
 
+Watch record (``kind`` dcs / lb / vip): the same fields plus ``value``, ``revision``, ``up`` and ``balancer``
+(records of the other kinds never carry these four, so ledgers written before the watchers read the same)::
+
+    {"kind": "dcs", "start": ..., "end": ..., "outcome": "ok", "node": "https://172.28.10.12:2379",
+     "value": "patroni1", "revision": 1234, "up": null, "balancer": null, ...}
+
 * write: ``id`` is the attempt's row id; ``outcome`` ok = COMMIT returned, error = failed before COMMIT was
   sent (certainly not written), unknown = the connection broke while COMMIT was in flight (maybe written).
 * read: ``server``/``in_recovery``/``timeline`` of the server that answered through the read port.
 * poll: one node asked directly (``node``); ``writable`` = not ``pg_is_in_recovery()``; every node of one
   poll round shares ``round``.
+* dcs: the Patroni leader key read from etcd; ``node`` = the endpoint that answered, ``value`` = the leader's
+  member name (null: no leader key), ``revision`` = the key's mod_revision.
+* lb: one balancer's HAProxy stats (``node`` = the balancer); ``up`` = the servers UP in its write backend.
+* vip: HAProxy's ``/balancer`` page through the VIP (``node`` = the VIP); ``balancer`` = the balancer that
+  answered, i.e. holds the VIP (null for an empty page).
 
 Event: ``{"t": epoch, "event": "fault_injected", "detail": "stopped patroni on patroni1"}``; the load
 client itself writes ``load_started`` and ``load_stopped``.
@@ -30,12 +41,17 @@ import math
 import os
 import threading
 import time
-from typing import IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-KINDS = ("write", "read", "poll")
+KINDS = ("write", "read", "poll", "dcs", "lb", "vip")
+# The watchers' kinds: their records carry WATCH_FIELDS besides RECORD_FIELDS.
+WATCH_KINDS = ("dcs", "lb", "vip")
 OUTCOMES = ("ok", "error", "unknown")
 RECORD_FIELDS = ("kind", "id", "start", "end", "outcome", "server", "timeline", "in_recovery", "error", "node",
                  "writable", "round")
+WATCH_FIELDS = ("value", "revision", "up", "balancer")
+# The event a failover's phases count from (its first occurrence).
+FAULT_EVENT = "fault_injected"
 LOAD_STARTED = "load_started"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
@@ -58,17 +74,30 @@ def make_record(
     node: Optional[str] = None,
     writable: Optional[bool] = None,
     round: Optional[int] = None,  # noqa: A002 - the field is called round in the ledger
+    value: Optional[str] = None,
+    revision: Optional[int] = None,
+    up: Optional[Sequence[str]] = None,
+    balancer: Optional[str] = None,
 ) -> Record:
-    """Build one ledger record with every field present (None where it does not apply)."""
+    """Build one ledger record with every field of its kind present (None where it does not apply).
+
+    Watch records (WATCH_KINDS) also have WATCH_FIELDS; giving one of those to another kind is an error.
+    """
     if kind not in KINDS:
         raise ValueError("kind must be one of %s, got %r" % (", ".join(KINDS), kind))
     if outcome not in OUTCOMES:
         raise ValueError("outcome must be one of %s, got %r" % (", ".join(OUTCOMES), outcome))
-    return {
+    rec: Record = {
         "kind": kind, "id": id, "start": round_t(start), "end": round_t(end), "outcome": outcome,
         "server": server, "timeline": timeline, "in_recovery": in_recovery, "error": error,
         "node": node, "writable": writable, "round": round,
     }
+    watch = {"value": value, "revision": revision, "up": None if up is None else list(up), "balancer": balancer}
+    if kind in WATCH_KINDS:
+        rec.update(watch)
+    elif any(v is not None for v in watch.values()):
+        raise ValueError("%s records have no %s" % (kind, ", ".join(k for k, v in watch.items() if v is not None)))
+    return rec
 
 
 def make_event(event: str, detail: str = "", t: Optional[float] = None) -> Dict[str, Any]:
@@ -187,7 +216,7 @@ class LedgerTail:
 
 
 def count_outcomes(records: Iterable[Record]) -> Dict[str, Dict[str, int]]:
-    """``{"write": {"ok", "error", "unknown", "total"}, "read": {...}, "poll": {...}}``."""
+    """``{"write": {"ok", "error", "unknown", "total"}, "read": {...}, "poll": {...}, ...}``, every kind."""
     counts = {kind: {"ok": 0, "error": 0, "unknown": 0, "total": 0} for kind in KINDS}
     for rec in records:
         bucket = counts.get(str(rec.get("kind")))
@@ -268,6 +297,12 @@ class Analysis:
     # Seconds an earlier primary still acknowledged writes after the next one acknowledged its first
     # (0.0 for a clean handover; None with fewer than two primaries).
     ack_overlap_s: Optional[float] = None
+    # The watchers' attempts by kind (dcs, lb, vip) and outcome; all 0 without watchers.
+    watches: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
+    # The failover after the first fault_injected event (failover_phases()): what changed (old and new leader,
+    # balancer, ...) and, phase by phase, when.
+    failover: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    phases: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -505,17 +540,183 @@ def writable_rounds(polls: Sequence[Record]) -> Tuple[List[Dict[str, Any]], List
     return multi, changes
 
 
+# ------------------------------------------------------------------------------------------- phases
+def _observed(rec: Mapping[str, Any]) -> bool:
+    return rec.get("outcome") == "ok" and _num(rec.get("start")) and _num(rec.get("end"))
+
+
+def first_after(records: Iterable[Record], t: float, match: Callable[[Record], bool] = lambda r: True,
+                ) -> Optional[Record]:
+    """The ok record that started at or after ``t`` and ended first among those ``match`` accepts."""
+    found = [r for r in records if _observed(r) and r["start"] >= t and match(r)]
+    return min(found, key=lambda r: r["end"]) if found else None
+
+
+def last_before(records: Iterable[Record], t: float, match: Callable[[Record], bool] = lambda r: True,
+                ) -> Optional[Record]:
+    """The ok record that started before ``t`` and ended last among those ``match`` accepts."""
+    found = [r for r in records if _observed(r) and r["start"] < t and match(r)]
+    return max(found, key=lambda r: r["end"]) if found else None
+
+
+def sole_writable_before(polls: Sequence[Record], t: float) -> Optional[str]:
+    """The only node whose last poll before ``t`` found it writable (None: none, or several)."""
+    last: Dict[str, Record] = {}
+    for rec in polls:
+        if _observed(rec) and rec["start"] < t and rec.get("node"):
+            if rec["node"] not in last or rec["end"] > last[rec["node"]]["end"]:
+                last[rec["node"]] = rec
+    writable = [node for node, rec in last.items() if rec.get("writable") is True]
+    return writable[0] if len(writable) == 1 else None
+
+
+def node_address(polls: Sequence[Record], node: Optional[str]) -> Optional[str]:
+    """The address a node answers on (``inet_server_addr()`` of its polls), as writes name their server."""
+    for rec in polls:
+        if node is not None and rec.get("node") == node and rec.get("outcome") == "ok" and rec.get("server"):
+            return str(rec["server"])
+    return None
+
+
+def first_write_after(writes: Sequence[Record], fault_t: float, leader_changed: bool,
+                      new_address: Optional[str]) -> Optional[Record]:
+    """The first acknowledged write of the recovery after the fault.
+
+    With a new leader: its first acknowledged write (by its address; without the address, the first one on
+    another server than the last acknowledged before the fault). Otherwise (the VIP moved, or nothing
+    changed): the first acknowledged write that started after the first write to fail once the fault was
+    injected, or the first after the fault when none failed.
+    """
+    ended = [r for r in writes if _num(r.get("start")) and _num(r.get("end")) and r["end"] > fault_t]
+    if leader_changed:
+        if new_address is None:
+            before = last_before(writes, fault_t)
+            old = before.get("server") if before else None
+            if old is not None:
+                return first_after(ended, -math.inf, lambda r: r.get("server") not in (None, old))
+        else:
+            return first_after(ended, -math.inf, lambda r: r.get("server") == new_address)
+    failed = [r for r in ended if r.get("outcome") != "ok"]
+    since = min(r["end"] for r in failed) if failed else fault_t
+    return first_after(ended, since)
+
+
+def failover_phases(
+    writes: Sequence[Record],
+    polls: Sequence[Record],
+    watches: Sequence[Record],
+    events: Sequence[Mapping[str, Any]] = (),
+    balancers: Iterable[str] = (),
+) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The failover after the first ``fault_injected`` event: what changed, and phase by phase when (None where the
+    data is missing).
+
+    The phases come in this order, each with ``t`` (epoch), ``at_s`` (seconds after the fault), ``step_s``
+    and ``after`` (seconds since the phase observed last before it, and its name) and ``detail``:
+
+    * fault: the event.
+    * leader_key_changed: the first dcs record after the fault whose value differs from the leader key's value
+      before it (``old_leader``): the key is gone, or another member holds it.
+    * promoted: the first poll after the fault that finds a node other than the old leader writable; that node
+      is ``new_leader`` (without polls, the leader key's new holder). Without a dcs record before the fault, the
+      old leader is the only node the polls found writable before it.
+    * haproxy_up[<balancer>]: per balancer (those in ``balancers`` and in lb records), the first lb record after
+      the fault with the new leader UP in the write backend.
+    * vip_moved: the first vip record after the fault naming another balancer than the last one before it.
+    * first_write: the first acknowledged write of the recovery (first_write_after()), on ``first_write_server``.
+
+    A record is "after the fault" when it started after it; its time is its end (when the answer came). What
+    changed: ``fault_event``, ``fault_t``, ``fault_detail``, ``old_leader``, ``new_leader``, ``new_leader_address``
+    (from its polls), ``balancer_before``/``balancer_after`` (the VIP's), ``first_write_server``.
+    """
+    fault_events = [e for e in events if e.get("event") == FAULT_EVENT and _num(e.get("t"))]
+    fault = min(fault_events, key=lambda e: e["t"]) if fault_events else None
+    dcs = [r for r in watches if r.get("kind") == "dcs"]
+    lbs = [r for r in watches if r.get("kind") == "lb"]
+    vips = [r for r in watches if r.get("kind") == "vip"]
+    names = sorted(set(balancers) | {str(r["node"]) for r in lbs if r.get("node")})
+    out: Dict[str, Any] = {
+        "fault_event": FAULT_EVENT, "fault_t": None, "fault_detail": None, "old_leader": None, "new_leader": None,
+        "new_leader_address": None, "balancer_before": None, "balancer_after": None, "first_write_server": None,
+    }
+    seen: Dict[str, Optional[Record]] = {}
+    details: Dict[str, str] = {}
+    if fault is not None:
+        t = float(fault["t"])
+        out.update(fault_t=t, fault_detail=fault.get("detail") or "")
+        key_before = last_before(dcs, t)
+        old = key_before.get("value") if key_before else sole_writable_before(polls, t)
+        key = seen["leader_key_changed"] = first_after(dcs, t, lambda r: r.get("value") != old)
+        promoted = seen["promoted"] = None if old is None else first_after(
+            polls, t, lambda r: r.get("writable") is True and r.get("node") != old)
+        new = promoted["node"] if promoted else key.get("value") if key else None
+
+        def new_leader_up(balancer: str) -> Callable[[Record], bool]:
+            return lambda r: r.get("node") == balancer and new in (r.get("up") or [])
+
+        for name in names:
+            seen["haproxy_up[%s]" % name] = None if new is None else first_after(lbs, t, new_leader_up(name))
+        vip_before = last_before(vips, t, lambda r: r.get("balancer") is not None)
+        seen["vip_moved"] = None if vip_before is None else first_after(
+            vips, t, lambda r: r.get("balancer") not in (None, vip_before["balancer"]))
+        address = node_address(polls, new)
+        write = seen["first_write"] = first_write_after(writes, t, new not in (None, old), address)
+        out.update(old_leader=old, new_leader=new, new_leader_address=address,
+                   balancer_before=vip_before["balancer"] if vip_before else None,
+                   balancer_after=(seen["vip_moved"] or {}).get("balancer"),
+                   first_write_server=write.get("server") if write else None)
+        details = phase_details(seen, out)
+    order = ["leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names] + ["vip_moved", "first_write"]
+    rows: List[Dict[str, Any]] = []
+    for name in ["fault"] + order:
+        rec = seen.get(name)
+        t_phase = out["fault_t"] if name == "fault" else rec["end"] if rec else None
+        rows.append({"name": name, "t": t_phase, "at_s": None if t_phase is None else _r(t_phase - out["fault_t"]),
+                     "step_s": None, "after": None, "detail": details.get(name, "")})
+    # Each step counts from the phase observed just before (in time: a balancer that is not on the write path may
+    # see the new leader UP after the first write).
+    observed = sorted((row for row in rows if row["t"] is not None), key=lambda row: row["t"])
+    for previous, row in zip(observed, observed[1:]):
+        row.update(after=previous["name"], step_s=_r(row["t"] - previous["t"]))
+    return out, rows
+
+
+def phase_details(seen: Mapping[str, Optional[Record]], facts: Mapping[str, Any]) -> Dict[str, str]:
+    """One readable line per observed phase (what the record that marks it said)."""
+    details = {"fault": facts["fault_detail"]}
+    for name, rec in seen.items():
+        if rec is None:
+            continue
+        if name == "leader_key_changed":
+            details[name] = "%s -> %s (mod_revision %s)" % (facts["old_leader"] or "no key",
+                                                            rec.get("value") or "no key", rec.get("revision"))
+        elif name == "promoted":
+            details[name] = "%s writable (timeline %s)" % (rec.get("node"), rec.get("timeline"))
+        elif name.startswith("haproxy_up["):
+            details[name] = "UP: %s" % ", ".join(rec.get("up") or [])
+        elif name == "vip_moved":
+            details[name] = "%s -> %s" % (facts["balancer_before"], rec.get("balancer"))
+        else:
+            details[name] = "id %s on %s (timeline %s)" % (rec.get("id"), rec.get("server"), rec.get("timeline"))
+    return details
+
+
 def analyze(
     records: Iterable[Record],
     events: Sequence[Mapping[str, Any]] = (),
     final_ids: Optional[Iterable[int]] = None,
     load_start: Optional[float] = None,
     load_stop: Optional[float] = None,
+    balancers: Iterable[str] = (),
 ) -> Analysis:
-    """Every figure of a run. ``final_ids`` None means the table could not be read (lost writes unchecked)."""
+    """Every figure of a run. ``final_ids`` None means the table could not be read (lost writes unchecked).
+
+    ``balancers``: names the failover phases list even when no lb record names them.
+    """
     writes: List[Record] = []
     reads: List[Record] = []
     polls: List[Record] = []
+    watches: List[Record] = []
     for rec in records:
         if rec.get("kind") == "write":
             writes.append(rec)
@@ -523,6 +724,8 @@ def analyze(
             reads.append(rec)
         elif rec.get("kind") == "poll":
             polls.append(rec)
+        elif rec.get("kind") in WATCH_KINDS:
+            watches.append(rec)
     load_start, load_stop = load_window(writes + reads + polls, events, load_start, load_stop)
     an = Analysis(load_start=load_start, load_stop=load_stop)
     if load_start is not None and load_stop is not None:
@@ -535,6 +738,9 @@ def analyze(
     multi, an.writable_changes = writable_rounds(polls)
     an.ack_spans = ack_spans(writes)
     an.ack_overlap_s = ack_overlap(an.ack_spans)
+    counts = count_outcomes(watches)
+    an.watches = {kind: counts[kind] for kind in WATCH_KINDS}
+    an.failover, an.phases = failover_phases(writes, polls, watches, events, balancers)
     sb = an.split_brain
     sb.interleaved_writes, sb.interleaved = len(found), found[:LIST_LIMIT]
     sb.writable_rounds, sb.rounds = len(multi), multi[:LIST_LIMIT]

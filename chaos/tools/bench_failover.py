@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Failover benchmark: repeat the failover experiments and print write-gap statistics.
+"""Failover benchmark: repeat the failover experiments and print write-gap and phase statistics.
 
 `make bench-failover` (N=5 by default) runs, N times each, chaos/leader_failover.yml (graceful),
-chaos/leader_crash.yml (node killed), chaos/switchover.yml (planned) and
+chaos/leader_crash.yml (node killed), chaos/switchover.yml (planned), chaos/network_partition.yml
+(leader cut off), chaos/leader_freeze.yml (Patroni frozen on the leader) and
 chaos/haproxy_failover.yml (VIP moved between balancers) through ansible-runner against the
 lab, reads each run's report from the runner events, and prints min / median / p95 / max of the
-longest write gap with the Patroni, HAProxy and keepalived settings used. Figures, not asserts:
-a run that fails its own bounds is counted and listed, and its gap still enters the statistics.
+longest write gap with the Patroni, HAProxy and keepalived settings used, then per experiment the
+median, min and max of every failover phase (seconds after the fault: leader key changed in etcd,
+new leader promoted, UP in each HAProxy's write pool, VIP moved, first acknowledged write) and of
+the steps between them. Figures, not asserts: a run that fails its own bounds is counted and
+listed, and its gap and phases still enter the statistics.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 # The ledger's module_utils, importable in the venv (scripts/module_utils_hook.py); this tool needs the venv anyway
 # (ansible-runner).
@@ -26,6 +30,8 @@ EXPERIMENTS: Dict[str, str] = {
     "graceful failover": "chaos/leader_failover.yml",
     "crash failover": "chaos/leader_crash.yml",
     "switchover": "chaos/switchover.yml",
+    "network partition": "chaos/network_partition.yml",
+    "frozen Patroni": "chaos/leader_freeze.yml",
     "VIP failover": "chaos/haproxy_failover.yml",
 }
 REPORT_TASK = "Write the report"
@@ -36,6 +42,55 @@ def gap_stats(gaps: Sequence[float]) -> Dict[str, Optional[float]]:
     if not gaps:
         return {"min": None, "median": None, "p95": None, "max": None}
     return {"min": min(gaps), "median": statistics.median(gaps), "p95": percentile(gaps, 95), "max": max(gaps)}
+
+
+def phases_of(res: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The failover phases of one run's chaos_report result (empty when it has none)."""
+    return list(((res or {}).get("analysis") or {}).get("phases") or [])
+
+
+def spread(values: Sequence[float]) -> Dict[str, Any]:
+    return {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def phase_stats(runs: Iterable[Sequence[Mapping[str, Any]]]) -> List[Dict[str, Any]]:
+    """Per phase (seconds after the fault) and per step between two phases (``"promoted -> first_write"``): n, median,
+    min and max over the runs that observed it; phases in the order they come, then the steps."""
+    at: Dict[str, List[float]] = {}
+    steps: Dict[str, List[float]] = {}
+    for phases in runs:
+        for phase in phases:
+            name = str(phase.get("name"))
+            if name == "fault" or phase.get("at_s") is None:
+                continue
+            at.setdefault(name, []).append(float(phase["at_s"]))
+            if phase.get("after") is not None and phase.get("step_s") is not None:
+                steps.setdefault("%s -> %s" % (phase["after"], name), []).append(float(phase["step_s"]))
+    return ([dict(spread(v), what=k, kind="phase") for k, v in at.items()]
+            + [dict(spread(v), what=k, kind="step") for k, v in steps.items()])
+
+
+def format_phases(phases: Sequence[Mapping[str, Any]]) -> str:
+    """One run's observed phases on one line: ``leader_key_changed +0.31 s, promoted +1.02 s, ...``."""
+    seen = ["%s +%.2f s" % (p["name"], p["at_s"]) for p in phases if p.get("name") != "fault"
+            and p.get("at_s") is not None]
+    return ", ".join(seen) or "none observed"
+
+
+def render_phase_table(rows: List[Dict[str, Any]]) -> str:
+    """Per experiment, the median / min / max of every phase and of every step between phases."""
+    header = "%-18s %-48s %3s %8s %8s %8s" % ("experiment", "phase (s after the fault) / step (s)", "n", "median",
+                                             "min", "max")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        stats = row.get("phases") or []
+        if not stats:
+            lines.append("%-18s %-48s" % (row["experiment"], "no phases (no watcher records or no fault event)"))
+        for i, st in enumerate(stats):
+            label = st["what"] if st["kind"] == "phase" else "  step " + st["what"]
+            lines.append("%-18s %-48s %3d %8.2f %8.2f %8.2f" % (row["experiment"] if i == 0 else "", label, st["n"],
+                                                               st["median"], st["min"], st["max"]))
+    return "\n".join(lines)
 
 
 def report_from_events(events: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -88,6 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings: Dict[str, Any] = {}
     for name in args.only or list(EXPERIMENTS):
         gaps: List[float] = []
+        runs: List[List[Dict[str, Any]]] = []
         failed = 0
         for i in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -102,12 +158,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 gaps.append(float(gap))
             failed += 0 if row.get("passed") else 1
             settings = res.get("settings") or settings
-            print("%s run %d: write gap %s s, passed %s (%s)" % (
-                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir")), flush=True)
-        rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed})
+            runs.append(phases_of(res))
+            print("%s run %d: write gap %s s, passed %s (%s); phases: %s" % (
+                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), format_phases(runs[-1])),
+                flush=True)
+        rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed,
+                     "phases": phase_stats(runs)})
 
     print()
     print(render_table(rows))
+    print()
+    print(render_phase_table(rows))
     print()
     print("settings: " + ", ".join("%s=%s" % kv for kv in sorted(settings.items())))
     return 0

@@ -13,8 +13,19 @@ Threads (all paced on a monotonic schedule that skips missed slots instead of bu
   ``error`` when anything failed before COMMIT was sent (the row cannot exist), ``unknown`` when COMMIT itself
   failed (the row may exist).
 * reader: ``SELECT`` of the answering server, its recovery state and timeline through the read port.
-* one poller per node in ``poll_nodes``: ``pg_is_in_recovery()`` straight from the node; all pollers share
-  the schedule, so the answers of one ``round`` are taken at the same instant.
+* one poller per node in ``poll_nodes``: ``pg_is_in_recovery()`` straight from the node every ``poll_interval``;
+  all pollers share the schedule, so the answers of one ``round`` are taken at the same instant.
+* watchers, each optional, every ``watch_interval`` seconds (requests bounded by ``watch_timeout``), Python's
+  standard library only:
+
+  * dcs (with ``dcs_watch``): the Patroni leader key through etcd's v3 JSON gateway (``POST /v3/kv/range``),
+    HTTPS with the CA and a client certificate; the endpoint that answered last is asked first, then the others
+    in order. Records kind ``dcs``: ``value`` (the leader's member name, null without a key), ``revision``.
+  * lb, one per balancer of ``lb_watch``: HAProxy's stats CSV (``http://<address>:<stats_port>/;csv``, basic
+    auth); records kind ``lb``, ``node`` = the balancer, ``up`` = the servers UP in the write backend.
+  * vip (with ``lb_watch.vip``): ``http://<vip>:<stats_port>/balancer`` (HAProxy answers it with the inventory
+    name of the balancer, before the stats page and without auth); records kind ``vip``, ``balancer`` = who
+    holds the VIP (null when the page is empty).
 
 On any error the connection is closed and opened again after ``backoff`` seconds. libpq's connect_timeout,
 TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs, with
@@ -30,14 +41,21 @@ Config (JSON; only ``writer`` and ``ledger_path`` are required)::
      "rate": 50, "read_rate": 50, "connect_timeout": 2, "statement_timeout_ms": 2000, "backoff": 0.2,
      "table": "chaos_ledger", "run_id": "leader_stop", "ledger_path": "...", "events_path": "...",
      "ready_path": "...", "pid_path": "...",
-     "poll_nodes": [{"name": "patroni1", "host": "172.28.10.11", "port": 5432}], "poll_interval": 0.5}
+     "poll_nodes": [{"name": "patroni1", "host": "172.28.10.11", "port": 5432}], "poll_interval": 0.5,
+     "watch_interval": 0.1, "watch_timeout": 1.0,
+     "dcs_watch": {"endpoints": ["https://172.28.10.11:2379", ...], "leader_key": "/service/demo/leader",
+                   "ca_path": "/path/ca.crt", "client_cert": "/path/client.crt", "client_key": "/path/client.key"},
+     "lb_watch": {"balancers": [{"name": "haproxy1", "address": "172.28.10.21"}, ...], "stats_port": 7000,
+                  "url_username": "admin", "url_password": "...", "vip": "172.28.10.100", "backend": "primary"}}
 
-Nothing secret is logged: the password only goes to libpq.
+Nothing secret is logged: the database password only goes to libpq, the stats password only into the
+Authorization header.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import json
 import logging
@@ -45,16 +63,20 @@ import math
 import os
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
+import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-# The ledger module is chaos/module_utils/pgha_ledger.py, imported as a plain module: this script runs with any
-# python that has psycopg2, without Ansible.
+# The ledger module is chaos/module_utils/pgha_ledger.py and the HAProxy stats parser module_utils/pgha_haproxy.py,
+# imported as plain modules: this script runs with any python that has psycopg2, without Ansible.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "module_utils"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "module_utils"))
 
-from pgha_ledger import LOAD_STARTED, LOAD_STOPPED, JsonlAppender, make_event, make_record
+from pgha_haproxy import parse_csv, summarize
+from pgha_ledger import KINDS, LOAD_STARTED, LOAD_STOPPED, JsonlAppender, make_event, make_record
 
 try:
     import psycopg2
@@ -106,6 +128,31 @@ class PollNode:
 
 
 @dataclasses.dataclass
+class DcsWatch:
+    endpoints: List[str]
+    leader_key: str
+    ca_path: Optional[str] = None
+    client_cert: Optional[str] = None
+    client_key: Optional[str] = None
+
+
+@dataclasses.dataclass
+class Balancer:
+    name: str
+    address: str
+
+
+@dataclasses.dataclass
+class LbWatch:
+    balancers: List[Balancer]
+    stats_port: int = 7000
+    url_username: Optional[str] = None
+    url_password: Optional[str] = dataclasses.field(default=None, repr=False)
+    vip: Optional[str] = None
+    backend: str = "primary"
+
+
+@dataclasses.dataclass
 class Config:
     writer: Dsn
     ledger_path: str
@@ -125,6 +172,10 @@ class Config:
     # Safety net: the load stops by itself after this many seconds, so a playbook killed before
     # it could stop the load never leaves a client writing forever.
     max_duration: float = 3600.0
+    dcs_watch: Optional[DcsWatch] = None
+    lb_watch: Optional[LbWatch] = None
+    watch_interval: float = 0.1
+    watch_timeout: float = 1.0
 
 
 def _dsn(data: Any, where: str) -> Dsn:
@@ -136,6 +187,36 @@ def _dsn(data: Any, where: str) -> Dsn:
     return Dsn(host=str(data["host"]), dbname=str(data["dbname"]), user=str(data["user"]),
                port=int(data.get("port") or 5432), password=str(data.get("password") or ""),
                sslmode=data.get("sslmode") or None, sslrootcert=data.get("sslrootcert") or None)
+
+
+def _dcs_watch(data: Any) -> Optional[DcsWatch]:
+    if not data:
+        return None
+    endpoints = data.get("endpoints") if isinstance(data, dict) else None
+    if isinstance(endpoints, str):
+        endpoints = [endpoints]
+    if not endpoints or not data.get("leader_key"):
+        raise ValueError("dcs_watch needs endpoints (a list of etcd client URLs) and leader_key")
+    return DcsWatch(endpoints=[str(e).rstrip("/") for e in endpoints], leader_key=str(data["leader_key"]),
+                    ca_path=data.get("ca_path") or None, client_cert=data.get("client_cert") or None,
+                    client_key=data.get("client_key") or None)
+
+
+def _lb_watch(data: Any) -> Optional[LbWatch]:
+    if not data:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError("lb_watch must be an object with balancers and/or vip")
+    balancers = []
+    for i, item in enumerate(data.get("balancers") or []):
+        if not isinstance(item, dict) or not item.get("name") or not item.get("address"):
+            raise ValueError("lb_watch.balancers[%d] needs a name and an address" % i)
+        balancers.append(Balancer(name=str(item["name"]), address=str(item["address"])))
+    if not balancers and not data.get("vip"):
+        raise ValueError("lb_watch needs balancers or a vip")
+    return LbWatch(balancers=balancers, stats_port=int(data.get("stats_port") or 7000),
+                   url_username=data.get("url_username") or None, url_password=data.get("url_password") or None,
+                   vip=data.get("vip") or None, backend=str(data.get("backend") or "primary"))
 
 
 def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
@@ -173,6 +254,10 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
         poll_nodes=nodes,
         poll_interval=float(data.get("poll_interval") or 0.5),
         max_duration=float(data.get("max_duration") or 3600.0),
+        dcs_watch=_dcs_watch(data.get("dcs_watch")),
+        lb_watch=_lb_watch(data.get("lb_watch")),
+        watch_interval=number("watch_interval", 0.1),
+        watch_timeout=number("watch_timeout", 1.0),
     )
     if cfg.rate <= 0:
         raise ValueError("rate must be positive, got %s" % cfg.rate)
@@ -180,6 +265,8 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
         raise ValueError("read_rate must be 0 (no reads) or positive, got %s" % cfg.read_rate)
     if cfg.poll_interval <= 0:
         raise ValueError("poll_interval must be positive")
+    if cfg.watch_interval <= 0 or cfg.watch_timeout <= 0:
+        raise ValueError("watch_interval and watch_timeout must be positive")
     if not IDENT_RE.match(cfg.table):
         raise ValueError("table must be a plain identifier (optionally schema.table), got %r" % cfg.table)
     return cfg
@@ -239,6 +326,151 @@ def sync_rep_canceled(notices: Sequence[str]) -> Optional[str]:
     return None
 
 
+# ---------------------------------------------------------------------------------------------- watchers
+# fetch(url, body): one HTTP request (GET, or POST of a JSON body) -> (response body, response headers); an error
+# status, a refused connection or a timeout raises.
+Fetch = Callable[[str, Optional[bytes]], Tuple[bytes, Dict[str, str]]]
+# What one look of a watcher found: the ledger fields of its record (node, value, revision, up, balancer).
+Observe = Callable[[], Dict[str, Any]]
+
+
+def http_fetcher(timeout: float, ca_path: Optional[str] = None, client_cert: Optional[str] = None,
+                 client_key: Optional[str] = None, username: Optional[str] = None,
+                 password: Optional[str] = None) -> Fetch:
+    """A Fetch over urllib: no proxy, ``timeout`` per request, TLS verified against ``ca_path`` (the system CAs
+    without it) with an optional client certificate, basic auth sent with every request when ``username`` is set.
+    The TLS files are read at the first request and again after a failure, so a missing file is an error record.
+    """
+    headers = {"User-Agent": "pgha-loadprobe", "Accept": "*/*"}
+    if username:
+        token = base64.b64encode(("%s:%s" % (username, password or "")).encode("utf-8")).decode("ascii")
+        headers["Authorization"] = "Basic " + token
+    openers: List[urllib.request.OpenerDirector] = []
+
+    def fetch(url: str, body: Optional[bytes] = None) -> Tuple[bytes, Dict[str, str]]:
+        if not openers:
+            context = ssl.create_default_context(cafile=ca_path)
+            if client_cert:
+                context.load_cert_chain(client_cert, client_key)
+            openers.append(urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                       urllib.request.HTTPSHandler(context=context)))
+        request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST", headers=dict(
+            headers, **({} if body is None else {"Content-Type": "application/json"})))
+        with openers[0].open(request, timeout=timeout) as resp:
+            return resp.read(), dict(resp.headers.items())
+
+    return fetch
+
+
+def leader_key_request(leader_key: str) -> bytes:
+    """The body of etcd's ``POST /v3/kv/range`` for one key (keys and values are base64 in the JSON gateway)."""
+    return json.dumps({"key": base64.b64encode(leader_key.encode("utf-8")).decode("ascii")}).encode("utf-8")
+
+
+def parse_leader_key(raw: bytes) -> Tuple[Optional[str], Optional[int]]:
+    """The leader's member name and the key's mod_revision from etcd's range answer; (None, None) without the key.
+
+    etcd 3.4's gateway: ``{"header": {...}, "kvs": [{"key": b64, "value": b64, "mod_revision": "1234", ...}],
+    "count": "1"}``; ``kvs`` and ``count`` are left out when nothing matched. Raises ValueError on anything else.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "header" not in data:
+        raise ValueError("not an etcd range answer: %r" % raw[:200])
+    kvs = data.get("kvs") or []
+    if not kvs:
+        return None, None
+    try:
+        value = base64.b64decode(kvs[0].get("value") or "", validate=True).decode("utf-8")
+        revision = kvs[0].get("mod_revision")
+        return value, None if revision is None else int(revision)
+    except (AttributeError, ValueError) as exc:
+        raise ValueError("unreadable leader key in the etcd answer: %s" % exc) from None
+
+
+def write_pool(raw: bytes, backend: str) -> List[str]:
+    """The servers UP in ``backend`` of a HAProxy stats CSV (UP as module_utils/pgha_haproxy.py reads it)."""
+    backends = summarize(parse_csv(raw.decode("utf-8", "replace")))["backends"]
+    if backend not in backends:
+        raise ValueError("no backend %s in the stats (found: %s)" % (backend, ", ".join(sorted(backends)) or "none"))
+    return list(backends[backend]["up"])
+
+
+class LeaderKeyReader:
+    """Reads the leader key from the first etcd endpoint that answers: the one that answered last, then the others in
+    order (a dead member costs one timeout, once). ``stopped`` ends a round early on shutdown."""
+
+    def __init__(self, watch: DcsWatch, fetch: Fetch, stopped: Callable[[], bool] = lambda: False) -> None:
+        self.endpoints = watch.endpoints
+        self.body = leader_key_request(watch.leader_key)
+        self.fetch = fetch
+        self.stopped = stopped
+        self.preferred = 0
+
+    def __call__(self) -> Dict[str, Any]:
+        errors = []
+        for k in range(len(self.endpoints)):
+            if k and self.stopped():
+                break
+            i = (self.preferred + k) % len(self.endpoints)
+            try:
+                raw, _ = self.fetch(self.endpoints[i] + "/v3/kv/range", self.body)
+                value, revision = parse_leader_key(raw)
+            except Exception as exc:  # noqa: BLE001 - the next endpoint may answer
+                errors.append("%s: %s" % (self.endpoints[i], describe_error(exc)))
+                continue
+            self.preferred = i
+            return {"node": self.endpoints[i], "value": value, "revision": revision}
+        raise RuntimeError("no etcd endpoint answered: " + "; ".join(errors))
+
+
+def stats_reader(fetch: Fetch, url: str, backend: str) -> Observe:
+    """Reads a HAProxy stats CSV: the write backend's UP servers."""
+
+    def observe() -> Dict[str, Any]:
+        raw, _ = fetch(url, None)
+        return {"up": write_pool(raw, backend)}
+
+    return observe
+
+
+def balancer_reader(fetch: Fetch, url: str) -> Observe:
+    """Reads which balancer answers the VIP: HAProxy's /balancer page names it."""
+
+    def observe() -> Dict[str, Any]:
+        raw, _ = fetch(url, None)
+        return {"balancer": raw.decode("utf-8", "replace").strip() or None}
+
+    return observe
+
+
+Watcher = Tuple[str, str, Optional[str], Observe]
+
+
+def build_watchers(cfg: Config, stopped: Callable[[], bool] = lambda: False,
+                   fetcher: Callable[..., Fetch] = http_fetcher) -> List[Watcher]:
+    """(thread name, record kind, node, observe) of every configured watcher. ``node`` names what an lb or vip watcher
+    looks at in its records (a dcs record names the endpoint that answered); ``fetcher`` is http_fetcher or a fake.
+    """
+    out: List[Watcher] = []
+    if cfg.dcs_watch is not None:
+        dcs = cfg.dcs_watch
+        fetch = fetcher(cfg.watch_timeout, ca_path=dcs.ca_path, client_cert=dcs.client_cert, client_key=dcs.client_key)
+        out.append(("watch-dcs", "dcs", None, LeaderKeyReader(dcs, fetch, stopped)))
+    lb = cfg.lb_watch
+    if lb is not None:
+        fetch = fetcher(cfg.watch_timeout, username=lb.url_username, password=lb.url_password)
+        for balancer in lb.balancers:
+            url = "http://%s:%d/;csv" % (balancer.address, lb.stats_port)
+            out.append(("watch-lb-" + balancer.name, "lb", balancer.name, stats_reader(fetch, url, lb.backend)))
+        if lb.vip:
+            url = "http://%s:%d/balancer" % (lb.vip, lb.stats_port)
+            out.append(("watch-vip", "vip", lb.vip, balancer_reader(fetch, url)))
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ pacing
 class Pacer:
     """Slots at ``t0 + k / rate`` on a monotonic clock: no drift, and after a stall the missed slots are skipped
@@ -276,8 +508,7 @@ class Pacer:
 class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.data: Dict[str, Dict[str, int]] = {k: {"ok": 0, "error": 0, "unknown": 0}
-                                                for k in ("write", "read", "poll")}
+        self.data: Dict[str, Dict[str, int]] = {k: {"ok": 0, "error": 0, "unknown": 0} for k in KINDS}
         self.first_ok: Dict[str, Optional[float]] = {"write": None, "read": None}
 
     def add(self, kind: str, outcome: str, t: float) -> None:
@@ -501,6 +732,27 @@ class Probe:
                 last_state = state
         self.close(conn)
 
+    # -- watchers
+    def watch_loop(self, kind: str, node: Optional[str], observe: Observe) -> None:
+        """Look every watch_interval; record each answer (``node`` and the fields ``observe`` returns) or failure."""
+        pacer = Pacer(1.0 / self.cfg.watch_interval, self.stop)
+        last: Any = None
+        while pacer.next_slot() is not None:
+            start = time.time()
+            try:
+                fields = dict({"node": node}, **observe())
+            except Exception as exc:  # noqa: BLE001 - recorded; the next look tries again
+                error = describe_error(exc)
+                self.record(kind=kind, node=node, start=start, end=time.time(), outcome="error", error=error)
+                state: Any = "error"
+                shown: Any = error
+            else:
+                self.record(kind=kind, start=start, end=time.time(), outcome="ok", **fields)
+                state = shown = {k: fields[k] for k in ("value", "up", "balancer") if k in fields}
+            if state != last:
+                LOG.info("%s: %s", threading.current_thread().name, shown)
+                last = state
+
     # -- lifecycle
     def status(self, stopped: Optional[float] = None) -> Dict[str, Any]:
         snap = self.counters.snapshot()
@@ -523,6 +775,8 @@ class Probe:
         t0 = time.monotonic()
         for node in self.cfg.poll_nodes:
             specs.append(("poll-" + node.name, self.poll_loop, (node, t0)))
+        for name, kind, watched, observe in build_watchers(self.cfg, self.stop.is_set):
+            specs.append((name, self.watch_loop, (kind, watched, observe)))
         for name, target, args in specs:
             thread = threading.Thread(target=self._guard, args=(name, target) + args, name=name, daemon=True)
             self.threads.append(thread)
@@ -547,6 +801,9 @@ class Probe:
                  cfg.run_id, cfg.rate, cfg.writer.host, cfg.writer.port, effective_read_rate(cfg),
                  " from %s:%s" % (cfg.reader.host, cfg.reader.port) if cfg.reader else "",
                  len(cfg.poll_nodes), cfg.poll_interval, cfg.table)
+        watched = [name for name, _, _, _ in build_watchers(cfg)]
+        if watched:
+            LOG.info("watchers every %ss: %s", cfg.watch_interval, ", ".join(watched))
         self.started = time.time()
         self.event(LOAD_STARTED, "pid %d" % os.getpid())
         self.start_threads()
@@ -571,7 +828,8 @@ class Probe:
             self.events.close()
         self.write_status(stopped)
         snap = self.counters.snapshot()["counts"]
-        LOG.info("load stopped: writes %s, reads %s, polls %s%s", snap["write"], snap["read"], snap["poll"],
+        watches = "".join(", %s %s" % (kind, snap[kind]) for kind in ("dcs", "lb", "vip") if sum(snap[kind].values()))
+        LOG.info("load stopped: writes %s, reads %s, polls %s%s%s", snap["write"], snap["read"], snap["poll"], watches,
                  " (abandoned: %s)" % ", ".join(stuck) if stuck else "")
         return 0
 

@@ -7,9 +7,12 @@ Imported by tests/unit/conftest.py (which turns them into pytest fixtures) and b
 from __future__ import annotations
 
 import email.message
+import importlib.util
 import io
 import json
 import os
+import sys
+import types
 import urllib.error
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -29,6 +32,18 @@ except ImportError:  # pragma: no cover - older ansible-core
 
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "chaos", "tools")
+
+
+def load_tool(name: str) -> types.ModuleType:
+    """A script of chaos/tools/ (``pgha_loadprobe``, ``bench_failover``, ...) as a module, loaded once."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(TOOLS, name + ".py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def fixture_path(name: str) -> str:

@@ -1,13 +1,9 @@
 """Tests of the pure helpers of chaos/tools/bench_failover.py (no playbook is run)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "bench_failover", Path(__file__).resolve().parents[2] / "chaos" / "tools" / "bench_failover.py")
-bench = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(bench)
+from pgha_test_helpers import load_tool
+
+bench = load_tool("bench_failover")
 
 
 def test_gap_stats():
@@ -35,3 +31,54 @@ def test_render_table_lists_each_experiment():
     table = bench.render_table(rows)
     assert "crash failover" in table and "20.0" in table and "22.0" in table
     assert table.splitlines()[2].split()[-1] == "1"
+
+
+def run_phases(key: float, promoted: float, up: float, first: float) -> list:
+    """A run's phases as chaos_report returns them (steps from the phase observed just before)."""
+    phases = [{"name": "fault", "at_s": 0.0, "step_s": None, "after": None}]
+    prev = ("fault", 0.0)
+    for name, at in (("leader_key_changed", key), ("promoted", promoted), ("haproxy_up[haproxy1]", up),
+                     ("vip_moved", None), ("first_write", first)):
+        phases.append({"name": name, "at_s": at, "step_s": None if at is None else round(at - prev[1], 3),
+                       "after": None if at is None else prev[0]})
+        prev = prev if at is None else (name, at)
+    return phases
+
+
+def test_phase_stats_median_min_max_of_phases_and_steps():
+    runs = [run_phases(0.3, 1.2, 2.0, 2.2), run_phases(0.5, 1.0, 2.4, 2.6), run_phases(0.4, 1.1, 2.2, 2.3),
+            [], run_phases(0.2, None, None, 1.9)]
+    stats = {(s["kind"], s["what"]): s for s in bench.phase_stats(runs)}
+    assert list(stats)[:4] == [("phase", "leader_key_changed"), ("phase", "promoted"),
+                               ("phase", "haproxy_up[haproxy1]"), ("phase", "first_write")]
+    assert ("phase", "vip_moved") not in stats and ("phase", "fault") not in stats
+    assert stats[("phase", "leader_key_changed")] == {"kind": "phase", "what": "leader_key_changed", "n": 4,
+                                                      "median": pytest.approx(0.35), "min": 0.2, "max": 0.5}
+    assert stats[("phase", "promoted")]["n"] == 3 and stats[("phase", "promoted")]["median"] == 1.1
+    step = stats[("step", "promoted -> haproxy_up[haproxy1]")]
+    assert step["n"] == 3 and step["median"] == pytest.approx(1.1) and step["min"] == pytest.approx(0.8)
+    # The run without a promotion: its first write counts from the leader key's change.
+    assert stats[("step", "leader_key_changed -> first_write")]["n"] == 1
+    assert stats[("step", "haproxy_up[haproxy1] -> first_write")]["max"] == pytest.approx(0.2)
+    assert bench.phase_stats([]) == []
+
+
+def test_phases_of_a_report_result_and_one_line_per_run():
+    res = {"analysis": {"phases": run_phases(0.3, 1.2, 2.0, 2.2)}}
+    assert bench.phases_of(res)[1]["name"] == "leader_key_changed"
+    assert bench.phases_of(None) == [] and bench.phases_of({"analysis": {}}) == []
+    assert bench.format_phases(bench.phases_of(res)) == (
+        "leader_key_changed +0.30 s, promoted +1.20 s, haproxy_up[haproxy1] +2.00 s, first_write +2.20 s")
+    assert bench.format_phases([]) == "none observed"
+
+
+def test_render_phase_table_lists_each_experiment():
+    rows = [{"experiment": "graceful failover", "phases": bench.phase_stats([run_phases(0.3, 1.2, 2.0, 2.2),
+                                                                             run_phases(0.5, 1.0, 2.4, 2.6)])},
+            {"experiment": "VIP failover", "phases": []}]
+    lines = bench.render_phase_table(rows).splitlines()
+    assert lines[0].split()[:2] == ["experiment", "phase"]
+    assert lines[2].split() == ["graceful", "failover", "leader_key_changed", "2", "0.40", "0.30", "0.50"]
+    assert lines[3].split() == ["promoted", "2", "1.10", "1.00", "1.20"]
+    assert "  step fault -> leader_key_changed" in bench.render_phase_table(rows)
+    assert lines[-1].startswith("VIP failover") and "no phases" in lines[-1]

@@ -41,6 +41,7 @@ def make_run(run_dir: str, gap: float = 3.0) -> List[int]:
         recs.append(L.make_record("read", T0 + t, T0 + t + 0.002, "ok", server="172.28.10.13", in_recovery=True))
         i += 1
         t = round(t + (0.5 if in_gap else 0.02), 6)
+    recs += watched_failover()
     with open(os.path.join(run_dir, "ledger.jsonl"), "w") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in recs)
     with open(os.path.join(run_dir, "events.jsonl"), "w") as fh:
@@ -50,8 +51,32 @@ def make_run(run_dir: str, gap: float = 3.0) -> List[int]:
             fh.write(json.dumps(ev) + "\n")
     with open(os.path.join(run_dir, "run.json"), "w") as fh:
         json.dump({"run_id": "leader_stop-1", "table": "chaos_ledger", "rate": 50,
-                   "writer": {"password": "S3cretPassw0rd"}}, fh)
+                   "writer": {"password": "S3cretPassw0rd"},
+                   "lb_watch": {"balancers": [{"name": "haproxy1", "address": "10.0.0.21"},
+                                              {"name": "haproxy3", "address": "10.0.0.23"}],
+                                "url_username": "admin", "url_password": "St4tsPassw0rd", "vip": "10.0.0.100"}}, fh)
     return ok_ids
+
+
+def watched_failover() -> List[Dict[str, Any]]:
+    """What the watchers and pollers saw of make_run's failover (fault at 4.0): the key released at 5.0 and taken by
+    patroni2 at 5.5, patroni2 writable at 6.0, UP on haproxy1 at 6.5 and on haproxy2 at 6.8; the VIP on haproxy1."""
+    recs = []
+    for k in range(100):
+        t = k / 10
+        value = "patroni1" if t < 5.0 else None if t < 5.5 else "patroni2"
+        recs.append(L.make_record("dcs", T0 + t, T0 + t + 0.003, "ok", node="https://10.0.0.11:2379", value=value,
+                                  revision=None if value is None else 100 + k))
+        for balancer, up_at in (("haproxy1", 6.5), ("haproxy2", 6.8)):
+            up = ["patroni1"] if t < 4.5 else [] if t < up_at else ["patroni2"]
+            recs.append(L.make_record("lb", T0 + t, T0 + t + 0.002, "ok", node=balancer, up=up))
+        recs.append(L.make_record("vip", T0 + t, T0 + t + 0.002, "ok", node="10.0.0.100", balancer="haproxy1"))
+        if k % 5 == 0:
+            for node, server, writable in (("patroni1", "172.28.10.11", t < 4.0), ("patroni2", "172.28.10.12",
+                                                                                  t >= 6.0)):
+                recs.append(L.make_record("poll", T0 + t, T0 + t + 0.002, "ok", node=node, round=k // 5,
+                                          server=server, writable=writable, in_recovery=not writable))
+    return recs
 
 
 class FakeCursor:
@@ -145,6 +170,33 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
     assert "| patroni1 | 172.28.10.11 | Leader  | running   |  1 |" in md
     assert "| new leader | yes | patroni1 -> patroni2 |" in md
     assert "**PASSED**" in md
+
+    # The failover's phases: in the module's result (what bench_failover reads), report.json and report.md.
+    phases = {p["name"]: p for p in an["phases"]}
+    assert list(phases) == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]",
+                            "haproxy_up[haproxy3]", "vip_moved", "first_write"]
+    assert [phases[n]["at_s"] for n in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]",
+                                        "haproxy_up[haproxy2]", "first_write")] == [1.003, 2.002, 2.502, 2.802, 3.003]
+    assert phases["haproxy_up[haproxy3]"]["at_s"] is None and phases["vip_moved"]["at_s"] is None
+    assert an["failover"]["new_leader"] == "patroni2" and an["failover"]["first_write_server"] == "172.28.10.12"
+    assert an["watches"]["dcs"]["ok"] == 100
+    assert doc["analysis"]["phases"] == an["phases"] and doc["analysis"]["failover"]["old_leader"] == "patroni1"
+    assert "St4tsPassw0rd" not in json.dumps(doc) and doc["load_config"]["lb_watch"]["url_username"] == "admin"
+    section = md.split("## Phases")[1].split("## Events")[0]
+    assert ("`fault_injected` at 4.000 s: old leader patroni1, new leader patroni2 (172.28.10.12); VIP answered by "
+            "haproxy1, then n/a; first write on 172.28.10.12.") in section
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| phase | after the fault (s) | step (s) | from | detail |"
+    assert rows[1:] == [
+        "| fault | 0.000 | n/a | n/a | stop patroni1 |",
+        "| leader_key_changed | 1.003 | 1.003 | fault | patroni1 -> no key (mod_revision None) |",
+        "| promoted | 2.002 | 0.999 | leader_key_changed | patroni2 writable (timeline None) |",
+        "| haproxy_up[haproxy1] | 2.502 | 0.500 | promoted | UP: patroni2 |",
+        "| haproxy_up[haproxy2] | 2.802 | 0.300 | haproxy_up[haproxy1] | UP: patroni2 |",
+        "| first_write | 3.003 | 0.201 | haproxy_up[haproxy2] | id 207 on 172.28.10.12 (timeline 2) |",
+        "| haproxy_up[haproxy3] | n/a | n/a | n/a |  |",
+        "| vip_moved | n/a | n/a | n/a |  |",
+    ]
     png = result["files"]["png"]
     assert os.path.getsize(png) > 10000
     with open(png, "rb") as fh:
@@ -231,6 +283,24 @@ def test_empty_ledger_reports_without_crashing(tmp_path, monkeypatch, run_module
     assert not result.get("failed")
     assert result["passed"] is False and "no write was attempted" in result["failures"][0]
     assert os.path.getsize(result["files"]["png"]) > 0
+
+
+def test_phases_markdown_without_a_fault_and_the_plot_marks():
+    an = L.analyze([L.make_record("write", T0, T0 + 0.01, "ok", id=1, server="a")])
+    assert mod.phases_markdown(an.failover, an.phases, T0) == ["No fault_injected event: no phases."]
+    assert mod.phases_markdown({}, [], None) == ["No fault_injected event: no phases."]
+    assert mod.phase_marks(an.phases, T0) == []
+    phases = [{"name": "fault", "t": T0 + 4, "at_s": 0.0}, {"name": "promoted", "t": T0 + 6.002, "at_s": 2.002},
+              {"name": "vip_moved", "t": None, "at_s": None}, {"name": "first_write", "t": T0 + 7.003, "at_s": 3.003}]
+    assert mod.phase_marks(phases, T0) == [(6.002, "promoted +2.00 s"), (7.003, "first_write +3.00 s")]
+    assert mod.phase_marks(phases, None) == []
+
+
+def test_without_secrets_at_any_depth():
+    cfg = {"rate": 50, "lb_watch": {"url_password": "x", "balancers": [{"name": "h", "password": "y"}]},
+           "dcs_watch": {"client_key": "/k"}}
+    assert mod.without_secrets(cfg) == {"rate": 50, "lb_watch": {"balancers": [{"name": "h"}]},
+                                        "dcs_watch": {"client_key": "/k"}}
 
 
 def test_unique_report_dir(tmp_path):

@@ -83,6 +83,32 @@ def test_build_config():
     assert mod.build_config(dict(p, read_rate=0, reader=None), mod.run_paths("/r/x"), "x")["reader"] is None
 
 
+DCS_WATCH = {"endpoints": ["https://10.0.0.11:2379", "https://10.0.0.12:2379"], "leader_key": "/service/demo/leader",
+             "ca_path": "/tls/ca.crt", "client_cert": "/tls/client.crt", "client_key": "/tls/client.key"}
+LB_WATCH = {"balancers": [{"name": "haproxy1", "address": "10.0.0.21"}], "stats_port": 7000, "url_username": "admin",
+            "url_password": "St4tsPassw0rd", "vip": "10.0.0.100", "backend": "primary"}
+
+
+def test_build_config_passes_the_watchers():
+    p = {"writer": DSN, "rate": 50, "read_rate": 0, "connect_timeout": 2, "statement_timeout_ms": 2000,
+         "backoff": 0.2, "table": "chaos_ledger", "poll_interval": 0.2, "poll_nodes": []}
+    cfg = mod.build_config(p, mod.run_paths("/r/x"), "x")
+    assert (cfg["dcs_watch"], cfg["lb_watch"], cfg["watch_interval"], cfg["watch_timeout"]) == (None, None, 0.1, 1.0)
+    cfg = mod.build_config(dict(p, dcs_watch=DCS_WATCH, lb_watch=LB_WATCH, watch_interval=0.05, watch_timeout=0.5),
+                           mod.run_paths("/r/x"), "x")
+    assert cfg["dcs_watch"] == DCS_WATCH and cfg["lb_watch"] == LB_WATCH and cfg["poll_interval"] == 0.2
+    assert (cfg["watch_interval"], cfg["watch_timeout"]) == (0.05, 0.5)
+
+
+def test_watcher_options_in_the_argument_spec():
+    spec = mod.build_argument_spec()
+    assert spec["watch_interval"] == {"type": "float", "default": 0.1}
+    assert spec["lb_watch"]["options"]["url_password"]["no_log"] is True
+    assert spec["dcs_watch"]["options"]["endpoints"] == {"type": "list", "elements": "str", "required": True}
+    assert set(spec["lb_watch"]["options"]["balancers"]["options"]) == {"name", "address"}
+    assert spec["lb_watch"]["options"]["backend"]["default"] == "primary"
+
+
 def test_pid_alive_live_dead_and_zombie():
     assert mod.pid_alive(os.getpid())
     assert not mod.pid_alive(None) and not mod.pid_alive(0)
@@ -192,6 +218,21 @@ def test_full_flow_with_a_fake_client(tmp_path, fake_client, run_module, capsys)
     restarted = run_module(mod, args(run_dir, script=fake_client, writer=DSN, timeout=10))
     try:
         assert restarted["changed"] is True and os.path.exists(paths["ledger"] + ".prev")
+    finally:
+        run_module(mod, args(run_dir, state="stopped"))
+
+
+def test_started_writes_the_watchers_into_run_json(tmp_path, fake_client, run_module):
+    run_dir = str(tmp_path / "watch")
+    started = run_module(mod, args(run_dir, script=fake_client, writer=DSN, dcs_watch=DCS_WATCH,
+                                   lb_watch=dict(LB_WATCH, stats_port="7000"), watch_interval=0.05,
+                                   poll_interval=0.2, timeout=10))
+    try:
+        assert not started.get("failed"), started.get("msg")
+        cfg = json.load(open(started["paths"]["config"]))
+        assert cfg["dcs_watch"] == DCS_WATCH and cfg["lb_watch"] == LB_WATCH
+        assert cfg["watch_interval"] == 0.05 and cfg["watch_timeout"] == 1.0 and cfg["poll_interval"] == 0.2
+        assert LB_WATCH["url_password"] not in json.dumps(started)
     finally:
         run_module(mod, args(run_dir, state="stopped"))
 

@@ -325,3 +325,231 @@ def test_old_primary_acknowledging_after_the_new_ones_first_is_an_overlap():
 
 def test_one_primary_has_no_overlap_figure():
     assert L.analyze(steady(1, 0.0, 1.0)).ack_overlap_s is None
+
+
+# ----------------------------------------------------------------------------------------- watch records
+def test_watch_records_carry_their_fields_and_old_kinds_stay_as_they_were():
+    rec = L.make_record("dcs", T0, T0 + 0.003, "ok", node="https://10.0.0.11:2379", value="patroni1", revision=7)
+    assert set(rec) == set(L.RECORD_FIELDS) | set(L.WATCH_FIELDS)
+    assert (rec["value"], rec["revision"], rec["up"], rec["balancer"]) == ("patroni1", 7, None, None)
+    assert L.make_record("lb", T0, T0, "ok", node="haproxy1", up=("patroni2",))["up"] == ["patroni2"]
+    assert set(L.make_record("vip", T0, T0, "error", error="timed out")) >= set(L.WATCH_FIELDS)
+    assert set(write(1, 0.0)) == set(L.RECORD_FIELDS)  # ledgers of the load's own kinds read as before
+    with pytest.raises(ValueError) as err:
+        L.make_record("poll", T0, T0, "ok", up=["patroni1"])
+    assert "poll records have no up" in str(err.value)
+
+
+def test_count_outcomes_counts_the_watchers():
+    recs = [L.make_record("dcs", T0, T0, "ok", value="p1"), L.make_record("lb", T0, T0, "error", error="x")]
+    an = L.analyze(recs + steady(1, 0.0, 1.0))
+    assert an.watches["dcs"]["ok"] == 1 and an.watches["lb"]["error"] == 1 and an.watches["vip"]["total"] == 0
+    assert an.writes.ok == 50  # the watchers change no figure of the load
+
+
+# ----------------------------------------------------------------------------------------- failover phases
+C = "172.28.10.13"
+ADDRESS = {"patroni1": A, "patroni2": B, "patroni3": C}
+
+
+def span(t_from: float, t_to: float, every: float) -> List[float]:
+    n = int(round((t_to - t_from) / every))
+    return [round(t_from + k * every, 6) for k in range(max(0, n))]
+
+
+def dcs_key(t_from: float, t_to: float, value: Optional[str], revision: int = 100) -> List[Dict[str, Any]]:
+    """The leader key read every 0.1 s (3 ms per read)."""
+    return [L.make_record("dcs", T0 + t, T0 + t + 0.003, "ok", node="https://10.0.0.12:2379", value=value,
+                          revision=None if value is None else revision) for t in span(t_from, t_to, 0.1)]
+
+
+def pool(balancer: str, t_from: float, t_to: float, up: Optional[List[str]]) -> List[Dict[str, Any]]:
+    """A balancer's write pool every 0.1 s; ``up`` None: its stats page does not answer."""
+    if up is None:
+        return [L.make_record("lb", T0 + t, T0 + t + 1.0, "error", node=balancer, error="timed out")
+                for t in span(t_from, t_to, 1.0)]
+    return [L.make_record("lb", T0 + t, T0 + t + 0.002, "ok", node=balancer, up=up) for t in span(t_from, t_to, 0.1)]
+
+
+def vip_answers(t_from: float, t_to: float, balancer: Optional[str]) -> List[Dict[str, Any]]:
+    if balancer is None:
+        return [L.make_record("vip", T0 + t, T0 + t + 1.0, "error", node="10.0.0.100", error="timed out")
+                for t in span(t_from, t_to, 1.0)]
+    return [L.make_record("vip", T0 + t, T0 + t + 0.002, "ok", node="10.0.0.100", balancer=balancer,
+                          up=["patroni1"]) for t in span(t_from, t_to, 0.1)]
+
+
+def node_polls(node: str, t_from: float, t_to: float, writable: Optional[bool], timeline: int = 1
+               ) -> List[Dict[str, Any]]:
+    """One node polled every 0.2 s; ``writable`` None: unreachable."""
+    out = []
+    for t in span(t_from, t_to, 0.2):
+        rnd = int(round(t / 0.2))
+        if writable is None:
+            out.append(L.make_record("poll", T0 + t, T0 + t + 0.5, "error", node=node, round=rnd, error="timeout"))
+        else:
+            out.append(L.make_record("poll", T0 + t, T0 + t + 0.002, "ok", node=node, round=rnd,
+                                     server=ADDRESS[node], writable=writable, in_recovery=not writable,
+                                     timeline=timeline))
+    return out
+
+
+def failing(first_id: int, t_from: float, t_to: float, every: float = 0.2) -> List[Dict[str, Any]]:
+    return [write(first_id + k, t, "error") for k, t in enumerate(span(t_from, t_to, every))]
+
+
+def fault_at(t: float, detail: str = "systemctl stop patroni on patroni1") -> List[Dict[str, Any]]:
+    return events(0.0, 30.0, L.make_event(L.FAULT_EVENT, detail, t=T0 + t))
+
+
+def phases_of(an: L.Analysis) -> Dict[str, Any]:
+    return {p["name"]: p for p in an.phases}
+
+
+def test_graceful_failover_phases():
+    """Patroni stopped on patroni1 at 5.0: the key is released at 5.3 and taken by patroni2 at 6.0, patroni2 is
+    writable at 6.2, UP on haproxy1 at 7.0 and haproxy2 at 7.3; patroni1 acknowledges writes until 5.4, patroni2
+    from 7.2."""
+    recs = dcs_key(0, 5.3, "patroni1") + dcs_key(5.3, 6.0, None) + dcs_key(6.0, 10, "patroni2", revision=150)
+    recs += node_polls("patroni1", 0, 5.4, True) + node_polls("patroni1", 5.4, 10, False, 2)
+    recs += node_polls("patroni2", 0, 6.2, False) + node_polls("patroni2", 6.2, 10, True, 2)
+    recs += node_polls("patroni3", 0, 10, False)
+    for balancer, up_at in (("haproxy1", 7.0), ("haproxy2", 7.3)):
+        recs += pool(balancer, 0, 5.6, ["patroni1"]) + pool(balancer, 5.6, up_at, []) + pool(balancer, up_at, 10,
+                                                                                              ["patroni2"])
+    recs += vip_answers(0, 10, "haproxy1")
+    recs += steady(1, 0.0, 5.4) + failing(300, 5.5, 7.1) + steady(400, 7.2, 10.0, server=B, timeline=2)
+    an = L.analyze(recs, fault_at(5.0))
+    ph = phases_of(an)
+    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
+                                              "haproxy_up[haproxy2]", "vip_moved", "first_write"]
+    assert ph["fault"]["at_s"] == 0.0 and ph["fault"]["t"] == T0 + 5.0
+    assert ph["leader_key_changed"]["at_s"] == pytest.approx(0.303)
+    assert ph["leader_key_changed"]["detail"] == "patroni1 -> no key (mod_revision None)"
+    assert ph["promoted"]["at_s"] == pytest.approx(1.202) and ph["promoted"]["after"] == "leader_key_changed"
+    assert ph["promoted"]["step_s"] == pytest.approx(0.899)
+    assert ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(2.002)
+    assert ph["haproxy_up[haproxy1]"]["step_s"] == pytest.approx(0.8)
+    # patroni1's writes between the fault and 5.4 are not the recovery: the first write on patroni2 is.
+    assert ph["first_write"]["at_s"] == pytest.approx(2.204) and ph["first_write"]["after"] == "haproxy_up[haproxy1]"
+    assert ph["first_write"]["step_s"] == pytest.approx(0.202)
+    # haproxy2 (not on the write path) saw it UP after the first write: its step counts from that write.
+    assert ph["haproxy_up[haproxy2]"]["at_s"] == pytest.approx(2.302)
+    assert ph["haproxy_up[haproxy2]"]["after"] == "first_write"
+    assert ph["vip_moved"]["at_s"] is None and ph["vip_moved"]["step_s"] is None
+    fo = an.failover
+    assert (fo["old_leader"], fo["new_leader"], fo["new_leader_address"]) == ("patroni1", "patroni2", B)
+    assert fo["first_write_server"] == B and fo["balancer_before"] == "haproxy1" and fo["balancer_after"] is None
+    assert fo["fault_detail"] == "systemctl stop patroni on patroni1"
+    json.dumps(an.to_dict())
+
+
+def test_crash_failover_phases():
+    """patroni1's node killed at 5.0: its key lives until 15.0, patroni2 promotes at 16.0; the writes fail (connect
+    timeouts) until 17.3."""
+    recs = dcs_key(0, 15.0, "patroni1") + dcs_key(15.0, 15.5, None) + dcs_key(15.5, 30, "patroni2")
+    recs += node_polls("patroni1", 0, 5.0, True) + node_polls("patroni1", 5.0, 30, None)
+    recs += node_polls("patroni2", 0, 16.0, False) + node_polls("patroni2", 16.0, 30, True, 2)
+    recs += pool("haproxy1", 0, 6.0, ["patroni1"]) + pool("haproxy1", 6.0, 17.0, []) + pool("haproxy1", 17, 30,
+                                                                                             ["patroni2"])
+    recs += steady(1, 0.0, 5.0) + [write(250, 5.0, "unknown", dur=2.0)] + failing(251, 7.2, 17.2, every=2.2)
+    recs += steady(300, 17.3, 20.0, server=B, timeline=2)
+    ph = phases_of(L.analyze(recs, fault_at(5.0, "patroni1 killed")))
+    assert ph["leader_key_changed"]["at_s"] == pytest.approx(10.003)
+    assert ph["promoted"]["at_s"] == pytest.approx(11.002)
+    assert ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(12.002)
+    assert ph["first_write"]["at_s"] == pytest.approx(12.304) and ph["first_write"]["detail"].endswith(
+        "on %s (timeline 2)" % B)
+    assert ph["first_write"]["step_s"] == pytest.approx(0.302)
+
+
+def test_switchover_phases():
+    """POST /switchover at 5.0: the key goes straight from patroni1 to patroni2 at 5.5; patroni1 acknowledges
+    writes until it demotes at 5.6."""
+    recs = dcs_key(0, 5.5, "patroni1") + dcs_key(5.5, 10, "patroni2", revision=180)
+    recs += node_polls("patroni1", 0, 5.6, True) + node_polls("patroni1", 5.6, 10, False, 2)
+    recs += node_polls("patroni2", 0, 5.8, False) + node_polls("patroni2", 5.8, 10, True, 2)
+    recs += pool("haproxy1", 0, 5.7, ["patroni1"]) + pool("haproxy1", 5.7, 6.5, []) + pool("haproxy1", 6.5, 10,
+                                                                                           ["patroni2"])
+    recs += steady(1, 0.0, 5.6) + failing(300, 5.7, 6.5) + steady(400, 6.6, 10.0, server=B, timeline=2)
+    an = L.analyze(recs, fault_at(5.0, "POST /switchover patroni1 -> patroni2"))
+    ph = phases_of(an)
+    assert ph["leader_key_changed"]["detail"] == "patroni1 -> patroni2 (mod_revision 180)"
+    assert ph["leader_key_changed"]["at_s"] == pytest.approx(0.503)
+    assert ph["promoted"]["at_s"] == pytest.approx(0.802)
+    assert ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(1.502)
+    assert ph["first_write"]["at_s"] == pytest.approx(1.604) and an.failover["first_write_server"] == B
+
+
+def test_vip_move_phases():
+    """HAProxy stopped on haproxy1 (the VIP holder) at 5.0: the VIP answers from haproxy2 at 7.1, writes (same
+    leader) resume at 7.3 after failing from 5.06."""
+    recs = dcs_key(0, 10, "patroni1") + node_polls("patroni1", 0, 10, True) + node_polls("patroni2", 0, 10, False)
+    recs += pool("haproxy1", 0, 5.0, ["patroni1"]) + pool("haproxy1", 5.0, 10, None)
+    recs += pool("haproxy2", 0, 10, ["patroni1"])
+    recs += vip_answers(0, 5.0, "haproxy1") + vip_answers(5.0, 7.0, None) + vip_answers(7.1, 10, "haproxy2")
+    # Two writes in flight at the fault still succeed through haproxy1.
+    recs += steady(1, 0.0, 5.04) + failing(300, 5.06, 7.2) + steady(400, 7.3, 10.0)
+    an = L.analyze(recs, fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)"))
+    ph = phases_of(an)
+    assert ph["vip_moved"]["at_s"] == pytest.approx(2.102) and ph["vip_moved"]["detail"] == "haproxy1 -> haproxy2"
+    assert ph["vip_moved"]["after"] == "fault"
+    assert ph["first_write"]["at_s"] == pytest.approx(2.304) and ph["first_write"]["after"] == "vip_moved"
+    assert ph["first_write"]["step_s"] == pytest.approx(0.202)
+    for name in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]"):
+        assert ph[name]["at_s"] is None and ph[name]["t"] is None, name
+    fo = an.failover
+    assert fo["old_leader"] == "patroni1" and fo["new_leader"] is None
+    assert (fo["balancer_before"], fo["balancer_after"], fo["first_write_server"]) == ("haproxy1", "haproxy2", A)
+
+
+def test_phases_without_a_fault_event_are_all_null():
+    recs = dcs_key(0, 2, "patroni1") + pool("haproxy1", 0, 2, ["patroni1"]) + steady(1, 0.0, 2.0)
+    an = L.analyze(recs, events(0.0, 2.0))
+    assert an.failover["fault_t"] is None and an.failover["old_leader"] is None
+    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
+                                              "vip_moved", "first_write"]
+    assert all(p["t"] is None and p["at_s"] is None and p["step_s"] is None for p in an.phases)
+    assert L.analyze([]).phases[0] == {"name": "fault", "t": None, "at_s": None, "step_s": None, "after": None,
+                                       "detail": ""}
+
+
+def test_phases_of_an_old_ledger_without_watchers():
+    """Writes only (a ledger from before the watchers): the first write of the recovery is still found."""
+    recs = steady(1, 0.0, 5.2) + failing(300, 5.3, 7.0) + steady(400, 7.1, 9.0, server=B, timeline=2)
+    for rec in recs:  # the fields old ledgers did not have
+        rec.pop("value", None)
+    ph = phases_of(L.analyze(recs, fault_at(5.0)))
+    assert ph["leader_key_changed"]["at_s"] is None and ph["promoted"]["at_s"] is None
+    assert ph["first_write"]["at_s"] == pytest.approx(2.104) and ph["first_write"]["after"] == "fault"
+
+
+def test_phases_fall_back_when_a_watcher_is_missing():
+    # No dcs watcher: the old leader is the node the polls found writable; the promotion is still timed.
+    recs = node_polls("patroni1", 0, 5.4, True) + node_polls("patroni1", 5.4, 10, None)
+    recs += node_polls("patroni2", 0, 6.0, False) + node_polls("patroni2", 6.0, 10, True, 2)
+    recs += steady(1, 0.0, 5.4) + steady(400, 6.5, 10.0, server=B, timeline=2)
+    an = L.analyze(recs, fault_at(5.0), balancers=["haproxy1"])
+    ph = phases_of(an)
+    assert an.failover["old_leader"] == "patroni1" and an.failover["new_leader"] == "patroni2"
+    assert ph["promoted"]["at_s"] == pytest.approx(1.002) and ph["leader_key_changed"]["at_s"] is None
+    assert ph["haproxy_up[haproxy1]"]["at_s"] is None  # named by the config, never watched
+    assert ph["first_write"]["at_s"] == pytest.approx(1.504)
+    # No polls: the new leader is the key's new holder; the first write is the first on another server.
+    recs = dcs_key(0, 5.5, "patroni1") + dcs_key(5.5, 10, "patroni2") + pool("haproxy1", 0, 6.2, ["patroni1"])
+    recs += pool("haproxy1", 6.2, 10, ["patroni2"]) + steady(1, 0.0, 5.6) + steady(400, 6.5, 10.0, server=B)
+    an = L.analyze(recs, fault_at(5.0))
+    ph = phases_of(an)
+    assert an.failover["new_leader"] == "patroni2" and an.failover["new_leader_address"] is None
+    assert ph["promoted"]["at_s"] is None and ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(1.202)
+    assert ph["first_write"]["at_s"] == pytest.approx(1.504) and an.failover["first_write_server"] == B
+
+
+def test_phases_survive_odd_records():
+    odd = [{"kind": "dcs", "outcome": "ok", "value": "x"}, {"kind": "lb", "start": "soon", "end": None},
+           {"kind": "vip", "start": T0 + 6, "end": T0 + 6.1, "outcome": "ok", "balancer": "haproxy9"},
+           {"kind": "lb", "start": T0 + 6, "end": T0 + 6.1, "outcome": "ok", "node": "haproxy1", "up": None},
+           {"kind": "poll", "start": T0 + 6, "end": T0 + 6.1, "outcome": "ok", "writable": True}]
+    an = L.analyze(odd + steady(1, 0.0, 3.0), fault_at(2.0) + [{"event": "fault_injected", "t": "later"}])
+    assert an.failover["fault_t"] == T0 + 2.0 and an.phases[-1]["name"] == "first_write"
+    json.dumps(an.to_dict())

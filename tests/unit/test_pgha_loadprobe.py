@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -17,14 +16,10 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "chaos", "tools", "pgha_loadprobe.py")
+from pgha_test_helpers import TOOLS, load_tool
 
-_spec = importlib.util.spec_from_file_location("pgha_loadprobe", SCRIPT)
-assert _spec is not None and _spec.loader is not None
-probe_mod = importlib.util.module_from_spec(_spec)
-sys.modules["pgha_loadprobe"] = probe_mod  # dataclasses look their module up while the class is built
-_spec.loader.exec_module(probe_mod)
+SCRIPT = os.path.join(TOOLS, "pgha_loadprobe.py")
+probe_mod = load_tool("pgha_loadprobe")
 
 WRITER = {"host": "10.0.0.100", "port": 5000, "dbname": "app", "user": "app", "password": "s3cret"}
 
