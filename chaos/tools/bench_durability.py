@@ -3,8 +3,9 @@
 
 `make bench-durability` (N=5 by default) puts the lab in each mode in turn (chaos/durability_mode.yml, Patroni's
 dynamic configuration, as a rerun of site.yml does), then:
-  * runs pgbench (TPC-B-like, -c 8 -j 2 -T 30 by default, 3 times) through the VIP's write port: the median TPS
-    (and its spread), the latency p50/p99 of that run from pgbench's per-transaction log, and the ratio to async;
+  * runs pgbench (TPC-B-like, -c 8 -j 2 -T 30 by default) through the VIP's write port, the modes interleaved over
+    3 rounds after a warm-up: the median TPS (and its spread), the latency p50/p99 of that run from pgbench's
+    per-transaction log, and the ratio to async;
   * runs chaos/network_partition.yml and chaos/leader_crash.yml N times each in that mode (-e chaos_durability):
     lost acknowledged writes (min / median / max) and the write gap, read from each run's report (ansible-runner
     events).
@@ -172,22 +173,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--pgbench-runs", type=int, default=3, help="pgbench runs per mode, the median is kept")
+    parser.add_argument("--pgbench-runs", type=int, default=3,
+                        help="pgbench rounds (every mode once per round), the median per mode is kept")
     args = parser.parse_args(argv)
     project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
     env = dict(os.environ, PGSERVICEFILE=str(project / args.service_file))
 
-    results: Dict[str, Dict[str, Any]] = {}
+    results: Dict[str, Dict[str, Any]] = {mode: {} for mode in args.modes}
+
+    def switch(mode: Optional[str]) -> None:
+        run = run_playbook(project, args.inventory, "chaos/durability_mode.yml",
+                           {"chaos_durability": mode} if mode else {})
+        if run["status"] != "successful":
+            raise RuntimeError("could not put the cluster in mode %s (rc %s)" % (mode or "of the inventory", run["rc"]))
+
     pgbench_init("primary", env, args.scale)
     try:
+        # pgbench: the modes interleaved round by round (a drift of the machine's load hits every mode alike),
+        # after a warm-up run that is not counted.
+        tps_runs: Dict[str, List[Dict[str, Any]]] = {mode: [] for mode in args.modes}
+        switch(args.modes[0])
+        run_pgbench("primary", env, args.clients, args.threads, max(10, args.seconds // 3))
+        for rnd in range(args.pgbench_runs):
+            for mode in args.modes:
+                switch(mode)
+                tps_runs[mode].append(run_pgbench("primary", env, args.clients, args.threads, args.seconds))
+                print("pgbench round %d, %s: %.1f TPS" % (rnd + 1, mode, tps_runs[mode][-1]["tps"] or 0), flush=True)
         for mode in args.modes:
-            switched = run_playbook(project, args.inventory, "chaos/durability_mode.yml", {"chaos_durability": mode})
-            if switched["status"] != "successful":
-                raise RuntimeError("could not put the cluster in mode %s (rc %s)" % (mode, switched["rc"]))
-            runs = [run_pgbench("primary", env, args.clients, args.threads, args.seconds)
-                    for _ in range(args.pgbench_runs)]
-            res: Dict[str, Any] = {"pgbench": pgbench_figures(runs), "pgbench_runs": runs}
-            print("%s: pgbench %s" % (mode, res["pgbench"]), flush=True)
+            results[mode].update(pgbench=pgbench_figures(tps_runs[mode]), pgbench_runs=tps_runs[mode])
+        # The failovers, N runs of each experiment in each mode (the experiment sets the mode for its duration).
+        for mode in args.modes:
             for name, playbook in EXPERIMENTS.items():
                 reports = []
                 for i in range(args.runs):
@@ -197,10 +212,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         mode, name, i + 1, row.get("lost_writes"), row.get("write_gap_s"), row.get("passed")),
                         flush=True)
                     reports.append(run["report"])
-                res[name] = experiment_figures(reports)
-            results[mode] = res
+                results[mode][name] = experiment_figures(reports)
     finally:
-        run_playbook(project, args.inventory, "chaos/durability_mode.yml", {})
+        switch(None)
         pgbench_init("primary", env, args.scale, drop=True)
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
