@@ -49,6 +49,11 @@ def phases_of(res: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     return list(((res or {}).get("analysis") or {}).get("phases") or [])
 
 
+def fault_detail(phases: Sequence[Mapping[str, Any]]) -> str:
+    """What the fault phase says was done (e.g. which node was killed and whether it led etcd)."""
+    return next((str(p.get("detail") or "") for p in phases if p.get("name") == "fault"), "")
+
+
 def spread(values: Sequence[float]) -> Dict[str, Any]:
     return {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -159,9 +164,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed += 0 if row.get("passed") else 1
             settings = res.get("settings") or settings
             runs.append(phases_of(res))
-            print("%s run %d: write gap %s s, passed %s (%s); phases: %s" % (
-                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), format_phases(runs[-1])),
-                flush=True)
+            print("%s run %d: write gap %s s, passed %s (%s); fault: %s; phases: %s" % (
+                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), fault_detail(runs[-1]),
+                format_phases(runs[-1])), flush=True)
         rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed,
                      "phases": phase_stats(runs)})
 

@@ -82,3 +82,10 @@ def test_render_phase_table_lists_each_experiment():
     assert lines[3].split() == ["promoted", "2", "1.10", "1.00", "1.20"]
     assert "  step fault -> leader_key_changed" in bench.render_phase_table(rows)
     assert lines[-1].startswith("VIP failover") and "no phases" in lines[-1]
+
+
+def test_fault_detail_is_the_fault_phase_detail():
+    phases = [{"name": "fault", "at_s": 0.0, "detail": "node patroni1 killed (docker); etcd leader: patroni1"},
+              {"name": "promoted", "at_s": 19.0, "detail": "patroni2 writable"}]
+    assert bench.fault_detail(phases) == "node patroni1 killed (docker); etcd leader: patroni1"
+    assert bench.fault_detail([]) == ""
