@@ -52,6 +52,9 @@ RECORD_FIELDS = ("kind", "id", "start", "end", "outcome", "server", "timeline", 
 WATCH_FIELDS = ("value", "revision", "up", "balancer")
 # The event a failover's phases count from (its first occurrence).
 FAULT_EVENT = "fault_injected"
+# Events that break something, each measured on its own by fault_gaps() (an experiment may inject several,
+# e.g. HAProxy stopped, then the balancer killed).
+FAULT_EVENTS = (FAULT_EVENT, "node_killed")
 LOAD_STARTED = "load_started"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
@@ -303,6 +306,9 @@ class Analysis:
     # balancer, ...) and, phase by phase, when.
     failover: Dict[str, Any] = dataclasses.field(default_factory=dict)
     phases: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Per fault event (FAULT_EVENTS), the longest write pause that began before the next fault: what that
+    # fault alone cost the client.
+    fault_gaps: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -701,6 +707,28 @@ def phase_details(seen: Mapping[str, Optional[Record]], facts: Mapping[str, Any]
     return details
 
 
+def fault_gaps(writes: Sequence[Record], events: Sequence[Mapping[str, Any]],
+               load_stop: Optional[float] = None) -> List[Dict[str, Any]]:
+    """For each fault event (FAULT_EVENTS, in time order): the longest pause between two successful writes that
+    ended after the event and began before the next fault event (or the load's stop). gap_s is None when no
+    successful write came after the event."""
+    ends = sorted(float(w["end"]) for w in writes if w.get("outcome") == "ok" and _num(w.get("end")))
+    faults = sorted((e for e in events if e.get("event") in FAULT_EVENTS and _num(e.get("t"))),
+                    key=lambda e: float(e["t"]))
+    out: List[Dict[str, Any]] = []
+    for i, ev in enumerate(faults):
+        t = float(ev["t"])
+        until = float(faults[i + 1]["t"]) if i + 1 < len(faults) else (load_stop if load_stop is not None else math.inf)
+        best: Optional[Tuple[float, float]] = None
+        for prev, nxt in zip(ends, ends[1:]):
+            if nxt > t and prev < until and (best is None or nxt - prev > best[1] - best[0]):
+                best = (prev, nxt)
+        out.append({"event": ev["event"], "detail": ev.get("detail", ""), "t": t,
+                    "gap_s": _r(best[1] - best[0]) if best else None,
+                    "gap_start": best[0] if best else None, "gap_end": best[1] if best else None})
+    return out
+
+
 def analyze(
     records: Iterable[Record],
     events: Sequence[Mapping[str, Any]] = (),
@@ -741,6 +769,7 @@ def analyze(
     counts = count_outcomes(watches)
     an.watches = {kind: counts[kind] for kind in WATCH_KINDS}
     an.failover, an.phases = failover_phases(writes, polls, watches, events, balancers)
+    an.fault_gaps = fault_gaps(writes, events, load_stop)
     sb = an.split_brain
     sb.interleaved_writes, sb.interleaved = len(found), found[:LIST_LIMIT]
     sb.writable_rounds, sb.rounds = len(multi), multi[:LIST_LIMIT]

@@ -54,6 +54,29 @@ def fault_detail(phases: Sequence[Mapping[str, Any]]) -> str:
     return next((str(p.get("detail") or "") for p in phases if p.get("name") == "fault"), "")
 
 
+def fault_gaps_of(res: Optional[Mapping[str, Any]]) -> Dict[str, float]:
+    """The write pause of each fault of one run (event name -> seconds; the first of each name), from its report."""
+    out: Dict[str, float] = {}
+    for g in ((res or {}).get("analysis") or {}).get("fault_gaps") or []:
+        if g.get("gap_s") is not None and g.get("event") not in out:
+            out[str(g["event"])] = float(g["gap_s"])
+    return out
+
+
+def per_fault_rows(name: str, runs: Sequence[Mapping[str, float]], failed: int) -> List[Dict[str, Any]]:
+    """Extra table rows for an experiment that injects several faults (e.g. HAProxy stopped, then the balancer
+    killed): the write gap of each fault on its own."""
+    events = sorted({event for run in runs for event in run})
+    if len(events) < 2:
+        return []
+    rows = []
+    for event in events:
+        gaps = [run[event] for run in runs if event in run]
+        rows.append({"experiment": "%s: %s" % (name, event), "gaps": gaps, "stats": gap_stats(gaps),
+                     "failed": failed, "phases": [], "per_fault": True})
+    return rows
+
+
 def spread(values: Sequence[float]) -> Dict[str, Any]:
     return {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -88,6 +111,8 @@ def render_phase_table(rows: List[Dict[str, Any]]) -> str:
                                              "min", "max")
     lines = [header, "-" * len(header)]
     for row in rows:
+        if row.get("per_fault"):
+            continue
         stats = row.get("phases") or []
         if not stats:
             lines.append("%-18s %-48s" % (row["experiment"], "no phases (no watcher records or no fault event)"))
@@ -149,6 +174,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in args.only or list(EXPERIMENTS):
         gaps: List[float] = []
         runs: List[List[Dict[str, Any]]] = []
+        per_fault: List[Dict[str, float]] = []
         failed = 0
         for i in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -164,11 +190,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed += 0 if row.get("passed") else 1
             settings = res.get("settings") or settings
             runs.append(phases_of(res))
+            per_fault.append(fault_gaps_of(res))
             print("%s run %d: write gap %s s, passed %s (%s); fault: %s; phases: %s" % (
                 name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), fault_detail(runs[-1]),
                 format_phases(runs[-1])), flush=True)
         rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed,
                      "phases": phase_stats(runs)})
+        rows.extend(per_fault_rows(name, per_fault, failed))
 
     print()
     print(render_table(rows))

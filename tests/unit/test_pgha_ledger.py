@@ -553,3 +553,26 @@ def test_phases_survive_odd_records():
     an = L.analyze(odd + steady(1, 0.0, 3.0), fault_at(2.0) + [{"event": "fault_injected", "t": "later"}])
     assert an.failover["fault_t"] == T0 + 2.0 and an.phases[-1]["name"] == "first_write"
     json.dumps(an.to_dict())
+
+
+def test_fault_gaps_measure_each_fault_on_its_own():
+    """HAProxy stopped at 5.0 (writes pause 5.04 .. 6.0), the balancer killed at 20.0 (pause 20.5 .. 23.0): each
+    fault gets its own pause; the longer one does not hide the shorter."""
+    recs = steady(1, 0.0, 5.04) + steady(300, 6.0, 20.5) + steady(2000, 23.0, 30.0)
+    evs = events(0.0, 30.0, L.make_event(L.FAULT_EVENT, "systemctl stop haproxy on haproxy1", t=T0 + 5.0),
+                 L.make_event("vip_moved", "VIP on haproxy2", t=T0 + 6.5),
+                 L.make_event("node_killed", "balancer haproxy2 killed (docker)", t=T0 + 20.0))
+    an = L.analyze(recs, evs)
+    gaps = an.fault_gaps
+    assert [g["event"] for g in gaps] == [L.FAULT_EVENT, "node_killed"]
+    assert gaps[0]["gap_s"] == pytest.approx(0.98, abs=0.03) and gaps[0]["gap_end"] == pytest.approx(T0 + 6.004)
+    assert gaps[1]["gap_s"] == pytest.approx(2.52, abs=0.03)
+    assert gaps[1]["detail"] == "balancer haproxy2 killed (docker)"
+    assert an.writes.max_gap_s == pytest.approx(gaps[1]["gap_s"])
+
+
+def test_fault_gaps_without_writes_after_the_fault():
+    recs = steady(1, 0.0, 5.0)
+    an = L.analyze(recs, events(0.0, 10.0, L.make_event(L.FAULT_EVENT, "x", t=T0 + 6.0)))
+    assert an.fault_gaps == [{"event": L.FAULT_EVENT, "detail": "x", "t": T0 + 6.0, "gap_s": None,
+                              "gap_start": None, "gap_end": None}]
