@@ -607,6 +607,20 @@ def first_write_after(writes: Sequence[Record], fault_t: float, leader_changed: 
     return first_after(ended, since)
 
 
+def last_write_before_pause(writes: Sequence[Record], fault_t: float,
+                            first_write: Optional[Record]) -> Optional[Record]:
+    """The acknowledged write that began the longest pause between the fault and ``first_write`` (the pause's
+    start); None without a first write of the recovery."""
+    if first_write is None:
+        return None
+    oks = sorted((r for r in writes if _observed(r) and r["end"] <= first_write["end"]), key=lambda r: r["end"])
+    best: Optional[Tuple[Record, float]] = None
+    for prev, nxt in zip(oks, oks[1:]):
+        if nxt["end"] > fault_t and (best is None or nxt["end"] - prev["end"] > best[1]):
+            best = (prev, nxt["end"] - prev["end"])
+    return best[0] if best else None
+
+
 def failover_phases(
     writes: Sequence[Record],
     polls: Sequence[Record],
@@ -620,7 +634,10 @@ def failover_phases(
     The phases come in this order, each with ``t`` (epoch), ``at_s`` (seconds after the fault), ``step_s``
     and ``after`` (seconds since the phase observed last before it, and its name) and ``detail``:
 
-    * fault: the event.
+    * fault: the event (marked by the harness just before it acts: the step to the next phase includes the
+      harness's own delay).
+    * last_write: the last acknowledged write before the recovery's write pause (last_write_before_pause()): when
+      the fault took effect, as the client saw it.
     * leader_key_changed: the first dcs record after the fault whose value differs from the leader key's value
       before it (``old_leader``): the key is gone, or another member holds it.
     * promoted: the first poll after the fault that finds a node other than the old leader writable; that node
@@ -667,12 +684,14 @@ def failover_phases(
             vips, t, lambda r: r.get("balancer") not in (None, vip_before["balancer"]))
         address = node_address(polls, new)
         write = seen["first_write"] = first_write_after(writes, t, new not in (None, old), address)
+        seen["last_write"] = last_write_before_pause(writes, t, write)
         out.update(old_leader=old, new_leader=new, new_leader_address=address,
                    balancer_before=vip_before["balancer"] if vip_before else None,
                    balancer_after=(seen["vip_moved"] or {}).get("balancer"),
                    first_write_server=write.get("server") if write else None)
         details = phase_details(seen, out)
-    order = ["leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names] + ["vip_moved", "first_write"]
+    order = (["last_write", "leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names]
+             + ["vip_moved", "first_write"])
     rows: List[Dict[str, Any]] = []
     for name in ["fault"] + order:
         rec = seen.get(name)

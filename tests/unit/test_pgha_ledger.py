@@ -421,13 +421,16 @@ def test_graceful_failover_phases():
     recs += steady(1, 0.0, 5.4) + failing(300, 5.5, 7.1) + steady(400, 7.2, 10.0, server=B, timeline=2)
     an = L.analyze(recs, fault_at(5.0))
     ph = phases_of(an)
-    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
-                                              "haproxy_up[haproxy2]", "vip_moved", "first_write"]
+    assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
+                                              "haproxy_up[haproxy1]", "haproxy_up[haproxy2]", "vip_moved",
+                                              "first_write"]
     assert ph["fault"]["at_s"] == 0.0 and ph["fault"]["t"] == T0 + 5.0
     assert ph["leader_key_changed"]["at_s"] == pytest.approx(0.303)
     assert ph["leader_key_changed"]["detail"] == "patroni1 -> no key (mod_revision None)"
-    assert ph["promoted"]["at_s"] == pytest.approx(1.202) and ph["promoted"]["after"] == "leader_key_changed"
-    assert ph["promoted"]["step_s"] == pytest.approx(0.899)
+    # patroni1's last acknowledged write (5.38 .. 5.384) began the pause.
+    assert ph["last_write"]["at_s"] == pytest.approx(0.384) and ph["last_write"]["after"] == "leader_key_changed"
+    assert ph["promoted"]["at_s"] == pytest.approx(1.202) and ph["promoted"]["after"] == "last_write"
+    assert ph["promoted"]["step_s"] == pytest.approx(0.818)
     assert ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(2.002)
     assert ph["haproxy_up[haproxy1]"]["step_s"] == pytest.approx(0.8)
     # patroni1's writes between the fault and 5.4 are not the recovery: the first write on patroni2 is.
@@ -493,7 +496,7 @@ def test_vip_move_phases():
     an = L.analyze(recs, fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)"))
     ph = phases_of(an)
     assert ph["vip_moved"]["at_s"] == pytest.approx(2.102) and ph["vip_moved"]["detail"] == "haproxy1 -> haproxy2"
-    assert ph["vip_moved"]["after"] == "fault"
+    assert ph["last_write"]["at_s"] == pytest.approx(0.024) and ph["vip_moved"]["after"] == "last_write"
     assert ph["first_write"]["at_s"] == pytest.approx(2.304) and ph["first_write"]["after"] == "vip_moved"
     assert ph["first_write"]["step_s"] == pytest.approx(0.202)
     for name in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]"):
@@ -507,8 +510,8 @@ def test_phases_without_a_fault_event_are_all_null():
     recs = dcs_key(0, 2, "patroni1") + pool("haproxy1", 0, 2, ["patroni1"]) + steady(1, 0.0, 2.0)
     an = L.analyze(recs, events(0.0, 2.0))
     assert an.failover["fault_t"] is None and an.failover["old_leader"] is None
-    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
-                                              "vip_moved", "first_write"]
+    assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
+                                              "haproxy_up[haproxy1]", "vip_moved", "first_write"]
     assert all(p["t"] is None and p["at_s"] is None and p["step_s"] is None for p in an.phases)
     assert L.analyze([]).phases[0] == {"name": "fault", "t": None, "at_s": None, "step_s": None, "after": None,
                                        "detail": ""}
@@ -521,7 +524,8 @@ def test_phases_of_an_old_ledger_without_watchers():
         rec.pop("value", None)
     ph = phases_of(L.analyze(recs, fault_at(5.0)))
     assert ph["leader_key_changed"]["at_s"] is None and ph["promoted"]["at_s"] is None
-    assert ph["first_write"]["at_s"] == pytest.approx(2.104) and ph["first_write"]["after"] == "fault"
+    assert ph["first_write"]["at_s"] == pytest.approx(2.104) and ph["first_write"]["after"] == "last_write"
+    assert ph["last_write"]["at_s"] == pytest.approx(0.184)
 
 
 def test_phases_fall_back_when_a_watcher_is_missing():
