@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -22,6 +22,7 @@ help:
 	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
 	@echo "make soak [SOAK_S=1800] [SOAK_CPU=0]  nothing broken, 10 writes/s: no failover, VIP move or write error (CPU burners optional)"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
+	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 
 venv: $(VENV)/.installed
@@ -86,6 +87,9 @@ soak: venv
 N ?= 5
 bench-failover: venv
 	python chaos/tools/bench_failover.py --runs $(N)
+
+bench-path: venv
+	python chaos/tools/bench_path.py
 
 bench-durability: venv
 	python chaos/tools/bench_durability.py --runs $(N)
