@@ -148,13 +148,25 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_once(project: Path, inventory: str, playbook: str, artifacts: Path) -> Optional[Dict[str, Any]]:
+def parse_extra_vars(pairs: Sequence[str]) -> Dict[str, str]:
+    """``KEY=VALUE`` strings (``-e``) as extra variables for every run."""
+    out: Dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("-e takes KEY=VALUE, not %r" % pair)
+        out[key.strip()] = value
+    return out
+
+
+def run_once(project: Path, inventory: str, playbook: str, artifacts: Path,
+             extravars: Optional[Dict[str, str]] = None) -> Optional[Dict[str, Any]]:
     """Run one experiment playbook with ansible-runner; return its chaos_report result."""
     import ansible_runner  # imported here so the pure helpers above need nothing installed
 
     runner = ansible_runner.run(
         private_data_dir=str(artifacts), project_dir=str(project), playbook=str(project / playbook),
-        inventory=str(project / inventory), quiet=True,
+        inventory=str(project / inventory), quiet=True, extravars=extravars or {},
         envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
                  # ansible-playbook next to this Python (the venv), activated or not
                  "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
@@ -166,7 +178,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="repetitions per experiment (default 5)")
     parser.add_argument("--inventory", default="inventories/lab", help="inventory, relative to the project")
     parser.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), help="run only these")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra variable for every run (e.g. chaos_durability=async); repeatable")
     args = parser.parse_args(argv)
+    try:
+        extravars = parse_extra_vars(args.extra_vars)
+    except ValueError as exc:
+        parser.error(str(exc))
     project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
 
     rows: List[Dict[str, Any]] = []
@@ -178,7 +196,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         failed = 0
         for i in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp))
+                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp), extravars)
             if not res:
                 failed += 1
                 print("%s run %d: no report (the experiment did not get that far)" % (name, i + 1), flush=True)

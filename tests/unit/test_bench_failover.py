@@ -103,3 +103,9 @@ def test_per_fault_rows_split_an_experiment_with_two_faults():
     assert "node_killed" not in bench.render_phase_table(rows)
     # One fault per run: no extra rows.
     assert bench.per_fault_rows("graceful failover", [{"fault_injected": 2.0}], failed=0) == []
+
+
+def test_parse_extra_vars():
+    assert bench.parse_extra_vars(["keepalived_preempt=true", "x=a=b"]) == {"keepalived_preempt": "true", "x": "a=b"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        bench.parse_extra_vars(["novalue"])
