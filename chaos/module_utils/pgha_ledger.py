@@ -55,6 +55,8 @@ FAULT_EVENT = "fault_injected"
 # Events that break something, each measured on its own by fault_gaps() (an experiment may inject several,
 # e.g. HAProxy stopped, then the balancer killed).
 FAULT_EVENTS = (FAULT_EVENT, "node_killed")
+# keepalived's transition to MASTER on a balancer, read from its log after the VIP moved and marked at its time.
+VRRP_EVENT = "vrrp_master"
 LOAD_STARTED = "load_started"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
@@ -645,6 +647,7 @@ def failover_phases(
       old leader is the only node the polls found writable before it.
     * haproxy_up[<balancer>]: per balancer (those in ``balancers`` and in lb records), the first lb record after
       the fault with the new leader UP in the write backend.
+    * vrrp_master: the first ``vrrp_master`` event after the fault (keepalived's log: a balancer entered MASTER).
     * vip_moved: the first vip record after the fault naming another balancer than the last one before it.
     * first_write: the first acknowledged write of the recovery (first_write_after()), on ``first_write_server``.
 
@@ -680,6 +683,11 @@ def failover_phases(
         for name in names:
             seen["haproxy_up[%s]" % name] = None if new is None else first_after(lbs, t, new_leader_up(name))
         vip_before = last_before(vips, t, lambda r: r.get("balancer") is not None)
+        vrrp = [e for e in events if e.get("event") == VRRP_EVENT and _num(e.get("t")) and float(e["t"]) >= t]
+        first_vrrp = min(vrrp, key=lambda e: float(e["t"])) if vrrp else None
+        seen["vrrp_master"] = None if first_vrrp is None else {
+            "start": float(first_vrrp["t"]), "end": float(first_vrrp["t"]), "outcome": "ok",
+            "detail": first_vrrp.get("detail") or ""}
         seen["vip_moved"] = None if vip_before is None else first_after(
             vips, t, lambda r: r.get("balancer") not in (None, vip_before["balancer"]))
         address = node_address(polls, new)
@@ -691,7 +699,7 @@ def failover_phases(
                    first_write_server=write.get("server") if write else None)
         details = phase_details(seen, out)
     order = (["last_write", "leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names]
-             + ["vip_moved", "first_write"])
+             + ["vrrp_master", "vip_moved", "first_write"])
     rows: List[Dict[str, Any]] = []
     for name in ["fault"] + order:
         rec = seen.get(name)
@@ -719,6 +727,8 @@ def phase_details(seen: Mapping[str, Optional[Record]], facts: Mapping[str, Any]
             details[name] = "%s writable (timeline %s)" % (rec.get("node"), rec.get("timeline"))
         elif name.startswith("haproxy_up["):
             details[name] = "UP: %s" % ", ".join(rec.get("up") or [])
+        elif name == "vrrp_master":
+            details[name] = str(rec.get("detail") or "")
         elif name == "vip_moved":
             details[name] = "%s -> %s" % (facts["balancer_before"], rec.get("balancer"))
         else:

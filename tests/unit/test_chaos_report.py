@@ -174,7 +174,7 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
     # The failover's phases: in the module's result (what bench_failover reads), report.json and report.md.
     phases = {p["name"]: p for p in an["phases"]}
     assert list(phases) == ["fault", "last_write", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
-                            "haproxy_up[haproxy2]", "haproxy_up[haproxy3]", "vip_moved", "first_write"]
+                            "haproxy_up[haproxy2]", "haproxy_up[haproxy3]", "vrrp_master", "vip_moved", "first_write"]
     assert [phases[n]["at_s"] for n in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]",
                                         "haproxy_up[haproxy2]", "first_write")] == [1.003, 2.002, 2.502, 2.802, 3.003]
     assert phases["haproxy_up[haproxy3]"]["at_s"] is None and phases["vip_moved"]["at_s"] is None
@@ -197,6 +197,7 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
         "| haproxy_up[haproxy2] | 2.802 | 0.300 | haproxy_up[haproxy1] | UP: patroni2 |",
         "| first_write | 3.003 | 0.201 | haproxy_up[haproxy2] | id 207 on 172.28.10.12 (timeline 2) |",
         "| haproxy_up[haproxy3] | n/a | n/a | n/a |  |",
+        "| vrrp_master | n/a | n/a | n/a |  |",
         "| vip_moved | n/a | n/a | n/a |  |",
     ]
     png = result["files"]["png"]

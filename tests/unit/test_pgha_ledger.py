@@ -422,8 +422,8 @@ def test_graceful_failover_phases():
     an = L.analyze(recs, fault_at(5.0))
     ph = phases_of(an)
     assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
-                                              "haproxy_up[haproxy1]", "haproxy_up[haproxy2]", "vip_moved",
-                                              "first_write"]
+                                              "haproxy_up[haproxy1]", "haproxy_up[haproxy2]", "vrrp_master",
+                                              "vip_moved", "first_write"]
     assert ph["fault"]["at_s"] == 0.0 and ph["fault"]["t"] == T0 + 5.0
     assert ph["leader_key_changed"]["at_s"] == pytest.approx(0.303)
     assert ph["leader_key_changed"]["detail"] == "patroni1 -> no key (mod_revision None)"
@@ -493,10 +493,14 @@ def test_vip_move_phases():
     recs += vip_answers(0, 5.0, "haproxy1") + vip_answers(5.0, 7.0, None) + vip_answers(7.1, 10, "haproxy2")
     # Two writes in flight at the fault still succeed through haproxy1.
     recs += steady(1, 0.0, 5.04) + failing(300, 5.06, 7.2) + steady(400, 7.3, 10.0)
-    an = L.analyze(recs, fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)"))
+    evs = fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)")
+    evs.insert(-1, L.make_event(L.VRRP_EVENT, "haproxy2: (pgha_vip) Entering MASTER STATE", t=T0 + 6.9))
+    an = L.analyze(recs, evs)
     ph = phases_of(an)
+    assert ph["vrrp_master"]["at_s"] == pytest.approx(1.9) and ph["vrrp_master"]["after"] == "last_write"
+    assert ph["vrrp_master"]["detail"] == "haproxy2: (pgha_vip) Entering MASTER STATE"
     assert ph["vip_moved"]["at_s"] == pytest.approx(2.102) and ph["vip_moved"]["detail"] == "haproxy1 -> haproxy2"
-    assert ph["last_write"]["at_s"] == pytest.approx(0.024) and ph["vip_moved"]["after"] == "last_write"
+    assert ph["last_write"]["at_s"] == pytest.approx(0.024) and ph["vip_moved"]["after"] == "vrrp_master"
     assert ph["first_write"]["at_s"] == pytest.approx(2.304) and ph["first_write"]["after"] == "vip_moved"
     assert ph["first_write"]["step_s"] == pytest.approx(0.202)
     for name in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]"):
@@ -511,7 +515,7 @@ def test_phases_without_a_fault_event_are_all_null():
     an = L.analyze(recs, events(0.0, 2.0))
     assert an.failover["fault_t"] is None and an.failover["old_leader"] is None
     assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
-                                              "haproxy_up[haproxy1]", "vip_moved", "first_write"]
+                                              "haproxy_up[haproxy1]", "vrrp_master", "vip_moved", "first_write"]
     assert all(p["t"] is None and p["at_s"] is None and p["step_s"] is None for p in an.phases)
     assert L.analyze([]).phases[0] == {"name": "fault", "t": None, "at_s": None, "step_s": None, "after": None,
                                        "detail": ""}
