@@ -41,7 +41,8 @@ def call(url: str, path: str, body: Dict[str, Any], ctx: Optional[ssl.SSLContext
     req = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
-        return json.loads(resp.read().decode() or "{}")
+        answer: Dict[str, Any] = json.loads(resp.read().decode() or "{}")
+    return answer
 
 
 def successor(members: Any, me: str, ctx: Optional[ssl.SSLContext], timeout: float) -> Optional[str]:
