@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -20,7 +20,9 @@ help:
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
+	@echo "make soak [SOAK_S=1800] [SOAK_CPU=0]  nothing broken, 10 writes/s: no failover, VIP move or write error (CPU burners optional)"
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
+	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 
 venv: $(VENV)/.installed
@@ -77,9 +79,17 @@ chaos: venv
 chaos-modes: venv
 	ansible-playbook chaos/durability_modes.yml
 
+SOAK_S ?= 1800
+SOAK_CPU ?= 0
+soak: venv
+	ansible-playbook chaos/soak.yml -e chaos_soak_duration_s=$(SOAK_S) -e chaos_soak_cpu_burners=$(SOAK_CPU)
+
 N ?= 5
 bench-failover: venv
 	python chaos/tools/bench_failover.py --runs $(N)
+
+bench-path: venv
+	python chaos/tools/bench_path.py
 
 bench-durability: venv
 	python chaos/tools/bench_durability.py --runs $(N)

@@ -26,6 +26,11 @@ description:
   - Then polls C(GET /cluster) (any of O(api_urls)) until the candidate is the leader in state C(running) on a
     timeline after the old one and, with O(wait_for_old_leader=true), the old leader streams from it on that
     timeline. Fails after O(timeout) seconds with the unmet condition and a C(patronictl list)-like table.
+  - >-
+    With O(any_candidate=true) the request names no candidate (C({"leader": <leader>})): Patroni lets the healthiest
+    eligible member take over and the other replicas follow it at once. With a named candidate Patroni makes every
+    other replica wait 2 seconds before it follows the new leader; with synchronous replication the new leader's
+    first commits wait for a standby, so for that long (docs/failover.md measures both).
   - Nothing is sent when O(candidate) already is the leader (RV(changed=false)).
   - In check mode the module picks and reports the candidate and sends nothing.
 options:
@@ -42,6 +47,13 @@ options:
       - The member (its name in C(/cluster)) that becomes the leader. The module fails, saying why, when it cannot.
       - Omitted, the module picks the best eligible member (see the description).
     type: str
+  any_candidate:
+    description:
+      - Name no candidate in the request and let Patroni pick the new leader among the eligible members (the
+        module still checks that there is one, and reports the member that took over in RV(candidate)).
+      - Mutually exclusive with O(candidate) and O(exclude_pending_restart), which need a named candidate.
+    type: bool
+    default: false
   require_candidate:
     description:
       - Without O(candidate), what to do when no member can take over.
@@ -106,6 +118,14 @@ EXAMPLES = r"""
     timeout: 180
   run_once: true
 
+- name: Switch over, letting Patroni pick the new leader (the shortest write pause)
+  patroni_switchover:
+    api_urls: "{{ patroni_api_urls }}"
+    any_candidate: true
+    url_username: patroni
+    url_password: "{{ patroni_restapi_password }}"
+  run_once: true
+
 - name: Make patroni2 the leader (nothing happens when it already is)
   patroni_switchover:
     api_url: https://172.28.10.11:8008
@@ -127,7 +147,8 @@ leader_before:
   sample: patroni1
 candidate:
   description:
-    - The member chosen to take over (the leader, when O(candidate) already was it).
+    - The member chosen to take over (the leader, when O(candidate) already was it); with O(any_candidate=true),
+      the member that took over (before the request, in check mode, the best eligible one).
     - Null when no member can take over and O(require_candidate=false).
   returned: always
   type: str
@@ -320,6 +341,7 @@ def build_argument_spec() -> Dict[str, Any]:
     """The module's argument_spec (a function so tests can compare it with DOCUMENTATION)."""
     return patroni_argument_spec(
         candidate=dict(type="str"),
+        any_candidate=dict(type="bool", default=False),
         require_candidate=dict(type="bool", default=True),
         exclude_pending_restart=dict(type="bool", default=False),
         wait_for_old_leader=dict(type="bool", default=True),
@@ -340,7 +362,9 @@ def _read(module: AnsibleModule, api_urls: List[str], opts: HttpOptions) -> Dict
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=build_argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("any_candidate", "candidate"),
+                                               ("any_candidate", "exclude_pending_restart")])
     p = module.params
     opts = HttpOptions.from_params(p)
     api_urls = patroni_api_urls(module)
@@ -376,11 +400,12 @@ def main() -> None:
         module.fail_json(msg="Cannot switch over: /cluster gives no usable REST API URL for the leader %s (%s)"
                              % (leader, exc), **result)
     result.update(switchover_url=url, changed=True)
-    why = "" if p["candidate"] else " (the best of: %s)" % ", ".join(plan["candidates"])
+    why = ("" if p["candidate"] else " (Patroni picks among: %s)" % ", ".join(plan["candidates"]) if p["any_candidate"]
+           else " (the best of: %s)" % ", ".join(plan["candidates"]))
     if module.check_mode:
         module.exit_json(msg="Would switch over from %s to %s%s" % (leader, candidate, why), **result)
 
-    body = {"leader": leader, "candidate": candidate}
+    body = {"leader": leader} if p["any_candidate"] else {"leader": leader, "candidate": candidate}
     states = healthy_replica_states(summary["members"])
     started = time.monotonic()
     try:
@@ -395,14 +420,17 @@ def main() -> None:
                              "of 200: %s" % (leader, candidate, url, status, text.strip()), **result)
 
     remaining = max(0.0, p["timeout"] - (time.monotonic() - started))
-    waited = wait_until_done(api_urls, opts, plan, summary["timeline"], p["wait_for_old_leader"], states, remaining,
-                             p["interval"])
+    waited = wait_until_done(api_urls, opts, dict(plan, candidate=None) if p["any_candidate"] else plan,
+                             summary["timeline"], p["wait_for_old_leader"], states, remaining, p["interval"])
     result.update(elapsed=round(time.monotonic() - started, 3), attempts=waited["attempts"],
                   errors=waited["reading"]["errors"])
     good = waited["good"]
     if good:
         result.update(cluster=good["summary"], table=render_table(good["summary"]),
                       timeline_after=good["summary"]["timeline"])
+        if p["any_candidate"]:
+            candidate = next((n for n in good["summary"].get("leaders") or [] if n != leader), candidate)
+            result["candidate"] = candidate
     if not waited["ok"]:
         module.fail_json(msg=poll_timeout_message(waited, result["elapsed"], p["timeout"],
                                                   "the switchover from %s to %s to complete" % (leader, candidate),

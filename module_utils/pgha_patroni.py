@@ -445,15 +445,22 @@ def switchover_candidates(
 
 
 def switchover_problem(
-    summary: Mapping[str, Any], candidate: str, old_leader: str, timeline_before: Optional[int],
+    summary: Mapping[str, Any], candidate: Optional[str], old_leader: str, timeline_before: Optional[int],
     wait_for_old_leader: bool = True, states: Sequence[str] = ("streaming",),
 ) -> Optional[str]:
     """None when ``summary`` shows the switchover done, else what is still missing.
 
-    Done: ``candidate`` is the leader, running, on a timeline after ``timeline_before``; with
-    ``wait_for_old_leader`` also ``old_leader`` is a replica in one of ``states`` on the new leader's timeline.
+    Done: ``candidate`` (None: any member but ``old_leader``) is the leader, running, on a timeline after
+    ``timeline_before``; with ``wait_for_old_leader`` also ``old_leader`` is a replica in one of ``states`` on the
+    new leader's timeline.
     """
     members = {m["name"]: m for m in summary.get("members") or []}
+    if candidate is None:
+        others = [name for name in summary.get("leaders") or [] if name != old_leader]
+        if not others:
+            leaders = ", ".join(summary.get("leaders") or []) or "nobody"
+            return "no member but %s leads yet (the leader is %s)" % (old_leader, leaders)
+        candidate = others[0]
     new = members.get(candidate)
     if new is None:
         return "%s is not in /cluster" % candidate

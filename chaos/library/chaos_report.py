@@ -223,6 +223,13 @@ analysis:
           observed.
       type: list
       elements: dict
+    fault_gaps:
+      description:
+        - Per fault event (fault_injected, node_killed) in time order - event, detail, t, and the longest write pause
+          that ended after it and began before the next fault (gap_s, gap_start, gap_end; seconds since the load
+          started); what that fault alone cost the client.
+      type: list
+      elements: dict
     watches:
       description: The watchers' attempts by kind (dcs, lb, vip) and outcome (ok, error, unknown, total).
       type: dict
@@ -394,6 +401,8 @@ def short_analysis(an: Analysis) -> Dict[str, Any]:
         "ack_spans": [dict(sp, first=rel(sp["first"], t0), last=rel(sp["last"], t0)) for sp in an.ack_spans],
         "ack_overlap_s": an.ack_overlap_s,
         "failover": an.failover, "phases": an.phases, "watches": an.watches,
+        "fault_gaps": [dict(g, t=rel(g["t"], t0), gap_start=rel(g["gap_start"], t0), gap_end=rel(g["gap_end"], t0))
+                       for g in an.fault_gaps],
         "duration_s": an.duration_s,
     }
 
@@ -504,6 +513,11 @@ def render_markdown(doc: Dict[str, Any]) -> str:
     ]
     out += md_table(["figure", "writes", "figure", "reads / other"], rows)
     out += ["", "## Phases", ""] + phases_markdown(an["failover"], an["phases"], t0)
+    if len(an.get("fault_gaps") or []) > 1:
+        out += ["", "Write pause caused by each fault (the longest that began before the next one):", ""]
+        out += md_table(["t (s)", "fault", "write gap (s)", "from .. to (s)", "detail"],
+                        [[g["t"], g["event"], g["gap_s"], "%s .. %s" % (cell(g["gap_start"]), cell(g["gap_end"])),
+                          g["detail"]] for g in an["fault_gaps"]])
     out += ["", "## Events", ""]
     events = doc["events"]
     if events:

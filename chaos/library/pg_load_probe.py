@@ -203,6 +203,11 @@ options:
     description: Free text stored with O(event).
     type: str
     default: ""
+  at:
+    description:
+      - With O(state=marked), when the event happened (seconds since the epoch), for an event read afterwards from a
+        log (e.g. keepalived's VRRP transition); by default, now.
+    type: float
   timeout:
     description:
       - O(state=started) and O(state=waited) - seconds to wait for the writes.
@@ -600,7 +605,7 @@ def do_started(module: AnsibleModule, paths: Dict[str, str], result: Dict[str, A
 
 def do_marked(module: AnsibleModule, paths: Dict[str, str], result: Dict[str, Any]) -> None:
     p = module.params
-    event = make_event(p["event"], p["detail"])
+    event = make_event(p["event"], p["detail"], t=p["at"])
     t0 = load_start_time(paths)
     shown = dict(event, rel=None if t0 is None else round(event["t"] - t0, 3))
     result.update(changed=True, event=shown, pid=probe_pid(paths))
@@ -716,6 +721,7 @@ def build_argument_spec() -> Dict[str, Any]:
         min_ok_writes=dict(type="int", default=1),
         event=dict(type="str"),
         detail=dict(type="str", default=""),
+        at=dict(type="float"),
         timeout=dict(type="int", default=30),
     )
 

@@ -52,6 +52,11 @@ RECORD_FIELDS = ("kind", "id", "start", "end", "outcome", "server", "timeline", 
 WATCH_FIELDS = ("value", "revision", "up", "balancer")
 # The event a failover's phases count from (its first occurrence).
 FAULT_EVENT = "fault_injected"
+# Events that break something, each measured on its own by fault_gaps() (an experiment may inject several,
+# e.g. HAProxy stopped, then the balancer killed).
+FAULT_EVENTS = (FAULT_EVENT, "node_killed")
+# keepalived's transition to MASTER on a balancer, read from its log after the VIP moved and marked at its time.
+VRRP_EVENT = "vrrp_master"
 LOAD_STARTED = "load_started"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
@@ -303,6 +308,9 @@ class Analysis:
     # balancer, ...) and, phase by phase, when.
     failover: Dict[str, Any] = dataclasses.field(default_factory=dict)
     phases: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Per fault event (FAULT_EVENTS), the longest write pause that began before the next fault: what that
+    # fault alone cost the client.
+    fault_gaps: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -601,6 +609,20 @@ def first_write_after(writes: Sequence[Record], fault_t: float, leader_changed: 
     return first_after(ended, since)
 
 
+def last_write_before_pause(writes: Sequence[Record], fault_t: float,
+                            first_write: Optional[Record]) -> Optional[Record]:
+    """The acknowledged write that began the longest pause between the fault and ``first_write`` (the pause's
+    start); None without a first write of the recovery."""
+    if first_write is None:
+        return None
+    oks = sorted((r for r in writes if _observed(r) and r["end"] <= first_write["end"]), key=lambda r: r["end"])
+    best: Optional[Tuple[Record, float]] = None
+    for prev, nxt in zip(oks, oks[1:]):
+        if nxt["end"] > fault_t and (best is None or nxt["end"] - prev["end"] > best[1]):
+            best = (prev, nxt["end"] - prev["end"])
+    return best[0] if best else None
+
+
 def failover_phases(
     writes: Sequence[Record],
     polls: Sequence[Record],
@@ -614,7 +636,10 @@ def failover_phases(
     The phases come in this order, each with ``t`` (epoch), ``at_s`` (seconds after the fault), ``step_s``
     and ``after`` (seconds since the phase observed last before it, and its name) and ``detail``:
 
-    * fault: the event.
+    * fault: the event (marked by the harness just before it acts: the step to the next phase includes the
+      harness's own delay).
+    * last_write: the last acknowledged write before the recovery's write pause (last_write_before_pause()): when
+      the fault took effect, as the client saw it.
     * leader_key_changed: the first dcs record after the fault whose value differs from the leader key's value
       before it (``old_leader``): the key is gone, or another member holds it.
     * promoted: the first poll after the fault that finds a node other than the old leader writable; that node
@@ -622,6 +647,7 @@ def failover_phases(
       old leader is the only node the polls found writable before it.
     * haproxy_up[<balancer>]: per balancer (those in ``balancers`` and in lb records), the first lb record after
       the fault with the new leader UP in the write backend.
+    * vrrp_master: the first ``vrrp_master`` event after the fault (keepalived's log: a balancer entered MASTER).
     * vip_moved: the first vip record after the fault naming another balancer than the last one before it.
     * first_write: the first acknowledged write of the recovery (first_write_after()), on ``first_write_server``.
 
@@ -657,16 +683,23 @@ def failover_phases(
         for name in names:
             seen["haproxy_up[%s]" % name] = None if new is None else first_after(lbs, t, new_leader_up(name))
         vip_before = last_before(vips, t, lambda r: r.get("balancer") is not None)
+        vrrp = [e for e in events if e.get("event") == VRRP_EVENT and _num(e.get("t")) and float(e["t"]) >= t]
+        first_vrrp = min(vrrp, key=lambda e: float(e["t"])) if vrrp else None
+        seen["vrrp_master"] = None if first_vrrp is None else {
+            "start": float(first_vrrp["t"]), "end": float(first_vrrp["t"]), "outcome": "ok",
+            "detail": first_vrrp.get("detail") or ""}
         seen["vip_moved"] = None if vip_before is None else first_after(
             vips, t, lambda r: r.get("balancer") not in (None, vip_before["balancer"]))
         address = node_address(polls, new)
         write = seen["first_write"] = first_write_after(writes, t, new not in (None, old), address)
+        seen["last_write"] = last_write_before_pause(writes, t, write)
         out.update(old_leader=old, new_leader=new, new_leader_address=address,
                    balancer_before=vip_before["balancer"] if vip_before else None,
                    balancer_after=(seen["vip_moved"] or {}).get("balancer"),
                    first_write_server=write.get("server") if write else None)
         details = phase_details(seen, out)
-    order = ["leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names] + ["vip_moved", "first_write"]
+    order = (["last_write", "leader_key_changed", "promoted"] + ["haproxy_up[%s]" % n for n in names]
+             + ["vrrp_master", "vip_moved", "first_write"])
     rows: List[Dict[str, Any]] = []
     for name in ["fault"] + order:
         rec = seen.get(name)
@@ -694,11 +727,35 @@ def phase_details(seen: Mapping[str, Optional[Record]], facts: Mapping[str, Any]
             details[name] = "%s writable (timeline %s)" % (rec.get("node"), rec.get("timeline"))
         elif name.startswith("haproxy_up["):
             details[name] = "UP: %s" % ", ".join(rec.get("up") or [])
+        elif name == "vrrp_master":
+            details[name] = str(rec.get("detail") or "")
         elif name == "vip_moved":
             details[name] = "%s -> %s" % (facts["balancer_before"], rec.get("balancer"))
         else:
             details[name] = "id %s on %s (timeline %s)" % (rec.get("id"), rec.get("server"), rec.get("timeline"))
     return details
+
+
+def fault_gaps(writes: Sequence[Record], events: Sequence[Mapping[str, Any]],
+               load_stop: Optional[float] = None) -> List[Dict[str, Any]]:
+    """For each fault event (FAULT_EVENTS, in time order): the longest pause between two successful writes that
+    ended after the event and began before the next fault event (or the load's stop). gap_s is None when no
+    successful write came after the event."""
+    ends = sorted(float(w["end"]) for w in writes if w.get("outcome") == "ok" and _num(w.get("end")))
+    faults = sorted((e for e in events if e.get("event") in FAULT_EVENTS and _num(e.get("t"))),
+                    key=lambda e: float(e["t"]))
+    out: List[Dict[str, Any]] = []
+    for i, ev in enumerate(faults):
+        t = float(ev["t"])
+        until = float(faults[i + 1]["t"]) if i + 1 < len(faults) else (load_stop if load_stop is not None else math.inf)
+        best: Optional[Tuple[float, float]] = None
+        for prev, nxt in zip(ends, ends[1:]):
+            if nxt > t and prev < until and (best is None or nxt - prev > best[1] - best[0]):
+                best = (prev, nxt)
+        out.append({"event": ev["event"], "detail": ev.get("detail", ""), "t": t,
+                    "gap_s": _r(best[1] - best[0]) if best else None,
+                    "gap_start": best[0] if best else None, "gap_end": best[1] if best else None})
+    return out
 
 
 def analyze(
@@ -741,6 +798,7 @@ def analyze(
     counts = count_outcomes(watches)
     an.watches = {kind: counts[kind] for kind in WATCH_KINDS}
     an.failover, an.phases = failover_phases(writes, polls, watches, events, balancers)
+    an.fault_gaps = fault_gaps(writes, events, load_stop)
     sb = an.split_brain
     sb.interleaved_writes, sb.interleaved = len(found), found[:LIST_LIMIT]
     sb.writable_rounds, sb.rounds = len(multi), multi[:LIST_LIMIT]

@@ -71,12 +71,14 @@ def pgbench_figures(runs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
                 tps_min=tps[0] if tps else None, tps_max=tps[-1] if tps else None)
 
 
-def run_pgbench(service: str, env: Dict[str, str], clients: int, threads: int, seconds: int) -> Dict[str, Any]:
-    """One pgbench run through ``service`` (a libpq service name); figures from its output and its log."""
+def run_pgbench(service: str, env: Dict[str, str], clients: int, threads: int, seconds: int,
+                extra: Sequence[str] = ()) -> Dict[str, Any]:
+    """One pgbench run through ``service`` (a libpq service name), with ``extra`` options (e.g. -S for
+    select-only); figures from its output and its log."""
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
         proc = subprocess.run(
             ["pgbench", "-n", "-c", str(clients), "-j", str(threads), "-T", str(seconds), "-l",
-             "--log-prefix=%s/tx" % tmp, "service=%s" % service],
+             "--log-prefix=%s/tx" % tmp, *extra, "service=%s" % service],
             env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
         lines: List[str] = []
         for path in glob.glob(os.path.join(tmp, "tx*")):

@@ -49,6 +49,34 @@ def phases_of(res: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     return list(((res or {}).get("analysis") or {}).get("phases") or [])
 
 
+def fault_detail(phases: Sequence[Mapping[str, Any]]) -> str:
+    """What the fault phase says was done (e.g. which node was killed and whether it led etcd)."""
+    return next((str(p.get("detail") or "") for p in phases if p.get("name") == "fault"), "")
+
+
+def fault_gaps_of(res: Optional[Mapping[str, Any]]) -> Dict[str, float]:
+    """The write pause of each fault of one run (event name -> seconds; the first of each name), from its report."""
+    out: Dict[str, float] = {}
+    for g in ((res or {}).get("analysis") or {}).get("fault_gaps") or []:
+        if g.get("gap_s") is not None and g.get("event") not in out:
+            out[str(g["event"])] = float(g["gap_s"])
+    return out
+
+
+def per_fault_rows(name: str, runs: Sequence[Mapping[str, float]], failed: int) -> List[Dict[str, Any]]:
+    """Extra table rows for an experiment that injects several faults (e.g. HAProxy stopped, then the balancer
+    killed): the write gap of each fault on its own."""
+    events = sorted({event for run in runs for event in run})
+    if len(events) < 2:
+        return []
+    rows = []
+    for event in events:
+        gaps = [run[event] for run in runs if event in run]
+        rows.append({"experiment": "%s: %s" % (name, event), "gaps": gaps, "stats": gap_stats(gaps),
+                     "failed": failed, "phases": [], "per_fault": True})
+    return rows
+
+
 def spread(values: Sequence[float]) -> Dict[str, Any]:
     return {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -83,6 +111,8 @@ def render_phase_table(rows: List[Dict[str, Any]]) -> str:
                                              "min", "max")
     lines = [header, "-" * len(header)]
     for row in rows:
+        if row.get("per_fault"):
+            continue
         stats = row.get("phases") or []
         if not stats:
             lines.append("%-18s %-48s" % (row["experiment"], "no phases (no watcher records or no fault event)"))
@@ -118,13 +148,25 @@ def render_table(rows: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_once(project: Path, inventory: str, playbook: str, artifacts: Path) -> Optional[Dict[str, Any]]:
+def parse_extra_vars(pairs: Sequence[str]) -> Dict[str, str]:
+    """``KEY=VALUE`` strings (``-e``) as extra variables for every run."""
+    out: Dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("-e takes KEY=VALUE, not %r" % pair)
+        out[key.strip()] = value
+    return out
+
+
+def run_once(project: Path, inventory: str, playbook: str, artifacts: Path,
+             extravars: Optional[Dict[str, str]] = None) -> Optional[Dict[str, Any]]:
     """Run one experiment playbook with ansible-runner; return its chaos_report result."""
     import ansible_runner  # imported here so the pure helpers above need nothing installed
 
     runner = ansible_runner.run(
         private_data_dir=str(artifacts), project_dir=str(project), playbook=str(project / playbook),
-        inventory=str(project / inventory), quiet=True,
+        inventory=str(project / inventory), quiet=True, extravars=extravars or {},
         envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
                  # ansible-playbook next to this Python (the venv), activated or not
                  "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
@@ -136,7 +178,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="repetitions per experiment (default 5)")
     parser.add_argument("--inventory", default="inventories/lab", help="inventory, relative to the project")
     parser.add_argument("--only", action="append", choices=sorted(EXPERIMENTS), help="run only these")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra variable for every run (e.g. chaos_durability=async); repeatable")
     args = parser.parse_args(argv)
+    try:
+        extravars = parse_extra_vars(args.extra_vars)
+    except ValueError as exc:
+        parser.error(str(exc))
     project = Path(__file__).resolve().parents[2]  # chaos/tools/ -> the project
 
     rows: List[Dict[str, Any]] = []
@@ -144,10 +192,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in args.only or list(EXPERIMENTS):
         gaps: List[float] = []
         runs: List[List[Dict[str, Any]]] = []
+        per_fault: List[Dict[str, float]] = []
         failed = 0
         for i in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp))
+                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp), extravars)
             if not res:
                 failed += 1
                 print("%s run %d: no report (the experiment did not get that far)" % (name, i + 1), flush=True)
@@ -159,11 +208,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed += 0 if row.get("passed") else 1
             settings = res.get("settings") or settings
             runs.append(phases_of(res))
-            print("%s run %d: write gap %s s, passed %s (%s); phases: %s" % (
-                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), format_phases(runs[-1])),
-                flush=True)
+            per_fault.append(fault_gaps_of(res))
+            print("%s run %d: write gap %s s, passed %s (%s); fault: %s; phases: %s" % (
+                name, i + 1, format_seconds(gap), row.get("passed"), res.get("report_dir"), fault_detail(runs[-1]),
+                format_phases(runs[-1])), flush=True)
         rows.append({"experiment": name, "gaps": gaps, "stats": gap_stats(gaps), "failed": failed,
                      "phases": phase_stats(runs)})
+        rows.extend(per_fault_rows(name, per_fault, failed))
 
     print()
     print(render_table(rows))

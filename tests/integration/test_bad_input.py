@@ -236,6 +236,12 @@ def set_all_var(name: str, value: Any) -> Mutation:
     return mutate
 
 
+def set_all_vars(values: Dict[str, Any]) -> Mutation:
+    def mutate(_hosts, all_vars):
+        all_vars.update(values)
+    return mutate
+
+
 def set_inventory_var(name: str, value: Any) -> Mutation:
     def mutate(hosts, _vars):
         hosts["all"]["vars"][name] = value
@@ -320,7 +326,14 @@ CASES = [
          ("etcd_election_timeout", "etcd_heartbeat_interval")),
     Case("keepalived-priority-255", set_host_var("balancers", "haproxy1", "keepalived_priority", 255),
          ("keepalived_priority",), ("255",)),
-    Case("keepalived-auth-pass-empty", set_all_var("keepalived_auth_pass", ""), ("keepalived_auth_pass",)),
+    Case("keepalived-auth-pass-empty-vrrp2", set_all_vars({"keepalived_vrrp_version": 2, "keepalived_auth_pass": ""}),
+         ("keepalived_auth_pass", "keepalived_vrrp_version")),
+    Case("keepalived-vrrp-version-4", set_all_var("keepalived_vrrp_version", 4), ("keepalived_vrrp_version",), ("4",)),
+    Case("keepalived-advert-int-fraction-vrrp2",
+         set_all_vars({"keepalived_vrrp_version": 2, "keepalived_advert_int": 0.5}),
+         ("keepalived_advert_int", "keepalived_vrrp_version"), ("0.5",)),
+    Case("keepalived-advert-int-below-centisecond", set_all_var("keepalived_advert_int", 0.001),
+         ("keepalived_advert_int",), ("0.001",)),
     Case("patroni-ttl-not-a-number", set_all_var("patroni_ttl", "thirty"), ("patroni_ttl",)),
     Case("patroni-install-method-bad-choice", set_all_var("patroni_install_method", "apt"),
          ("patroni_install_method",), ("apt",)),

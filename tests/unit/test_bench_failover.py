@@ -82,3 +82,30 @@ def test_render_phase_table_lists_each_experiment():
     assert lines[3].split() == ["promoted", "2", "1.10", "1.00", "1.20"]
     assert "  step fault -> leader_key_changed" in bench.render_phase_table(rows)
     assert lines[-1].startswith("VIP failover") and "no phases" in lines[-1]
+
+
+def test_fault_detail_is_the_fault_phase_detail():
+    phases = [{"name": "fault", "at_s": 0.0, "detail": "node patroni1 killed (docker); etcd leader: patroni1"},
+              {"name": "promoted", "at_s": 19.0, "detail": "patroni2 writable"}]
+    assert bench.fault_detail(phases) == "node patroni1 killed (docker); etcd leader: patroni1"
+    assert bench.fault_detail([]) == ""
+
+
+def test_per_fault_rows_split_an_experiment_with_two_faults():
+    res = {"analysis": {"fault_gaps": [{"event": "fault_injected", "gap_s": 0.8},
+                                       {"event": "node_killed", "gap_s": 1.9}]}}
+    runs = [bench.fault_gaps_of(res), {"fault_injected": 1.0, "node_killed": 2.1}]
+    assert runs[0] == {"fault_injected": 0.8, "node_killed": 1.9}
+    rows = bench.per_fault_rows("VIP failover", runs, failed=0)
+    assert [r["experiment"] for r in rows] == ["VIP failover: fault_injected", "VIP failover: node_killed"]
+    assert rows[0]["stats"]["median"] == 0.9 and rows[1]["gaps"] == [1.9, 2.1]
+    assert "VIP failover: node_killed" in bench.render_table(rows)
+    assert "node_killed" not in bench.render_phase_table(rows)
+    # One fault per run: no extra rows.
+    assert bench.per_fault_rows("graceful failover", [{"fault_injected": 2.0}], failed=0) == []
+
+
+def test_parse_extra_vars():
+    assert bench.parse_extra_vars(["keepalived_preempt=true", "x=a=b"]) == {"keepalived_preempt": "true", "x": "a=b"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        bench.parse_extra_vars(["novalue"])

@@ -173,8 +173,8 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
 
     # The failover's phases: in the module's result (what bench_failover reads), report.json and report.md.
     phases = {p["name"]: p for p in an["phases"]}
-    assert list(phases) == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]",
-                            "haproxy_up[haproxy3]", "vip_moved", "first_write"]
+    assert list(phases) == ["fault", "last_write", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
+                            "haproxy_up[haproxy2]", "haproxy_up[haproxy3]", "vrrp_master", "vip_moved", "first_write"]
     assert [phases[n]["at_s"] for n in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]",
                                         "haproxy_up[haproxy2]", "first_write")] == [1.003, 2.002, 2.502, 2.802, 3.003]
     assert phases["haproxy_up[haproxy3]"]["at_s"] is None and phases["vip_moved"]["at_s"] is None
@@ -187,14 +187,17 @@ def test_report_files_and_figures(tmp_path, monkeypatch, run_module):
             "haproxy1, then n/a; first write on 172.28.10.12.") in section
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     assert rows[0] == "| phase | after the fault (s) | step (s) | from | detail |"
+    # The pause began with a write that ended 17 ms before the fault was marked: in time order, it comes first.
     assert rows[1:] == [
-        "| fault | 0.000 | n/a | n/a | stop patroni1 |",
+        "| last_write | -0.017 | n/a | n/a | id 200 on 172.28.10.11 (timeline 1) |",
+        "| fault | 0.000 | 0.017 | last_write | stop patroni1 |",
         "| leader_key_changed | 1.003 | 1.003 | fault | patroni1 -> no key (mod_revision None) |",
         "| promoted | 2.002 | 0.999 | leader_key_changed | patroni2 writable (timeline None) |",
         "| haproxy_up[haproxy1] | 2.502 | 0.500 | promoted | UP: patroni2 |",
         "| haproxy_up[haproxy2] | 2.802 | 0.300 | haproxy_up[haproxy1] | UP: patroni2 |",
         "| first_write | 3.003 | 0.201 | haproxy_up[haproxy2] | id 207 on 172.28.10.12 (timeline 2) |",
         "| haproxy_up[haproxy3] | n/a | n/a | n/a |  |",
+        "| vrrp_master | n/a | n/a | n/a |  |",
         "| vip_moved | n/a | n/a | n/a |  |",
     ]
     png = result["files"]["png"]

@@ -335,3 +335,58 @@ def test_leader_without_api_url(fake_http, run_module):
     _route(fake_http, set_member(async_cluster(), "patroni1", api_url=None))
     result = run_module(mod, {"api_urls": ALL})
     assert result["failed"] and "no usable REST API URL for the leader patroni1" in result["msg"]
+
+
+# --------------------------------------------------------------------------------------------
+# Letting Patroni pick (any_candidate)
+# --------------------------------------------------------------------------------------------
+
+
+def test_any_candidate_names_no_candidate_and_reports_who_took_over(fake_http, fake_clock, run_module):
+    """The request carries the leader only; Patroni let patroni3 (not the module's favourite) take over."""
+    before = async_cluster()
+    _route(fake_http, [before, switched(before, "patroni3")])
+    fake_http.add("POST", SWITCHOVER_URL, OK)
+    result = run_module(mod, {"api_urls": ALL, "any_candidate": True, "wait_for_old_leader": False})
+    assert not result.get("failed"), result.get("msg")
+    assert _posts(fake_http)[0]["body"] == {"leader": "patroni1"}
+    assert result["changed"] is True and result["candidate"] == "patroni3"
+    assert result["candidates"] == ["patroni2", "patroni3", "patroni4"]
+    assert "Switched over from patroni1 to patroni3" in result["msg"]
+    assert undocumented_keys(mod, result) == []
+
+
+def test_any_candidate_waits_until_another_member_leads(fake_http, fake_clock, run_module):
+    before = async_cluster()
+    _route(fake_http, [before, before, switched(before, "patroni2")])
+    fake_http.add("POST", SWITCHOVER_URL, OK)
+    result = run_module(mod, {"api_urls": ALL, "any_candidate": True, "wait_for_old_leader": False})
+    assert not result.get("failed"), result.get("msg")
+    assert result["candidate"] == "patroni2" and result["attempts"] >= 2
+
+
+def test_any_candidate_still_needs_an_eligible_member(fake_http, run_module):
+    before = async_cluster()
+    for name in ("patroni2", "patroni3", "patroni4"):
+        set_member(before, name, state="stopped")
+    _route(fake_http, [before])
+    result = run_module(mod, {"api_urls": ALL, "any_candidate": True})
+    assert result["failed"] and _posts(fake_http) == []
+
+
+@pytest.mark.parametrize("other", [{"candidate": "patroni2"}, {"exclude_pending_restart": True}])
+def test_any_candidate_excludes_a_named_candidate(fake_http, run_module, other):
+    result = run_module(mod, dict({"api_urls": ALL, "any_candidate": True}, **other))
+    assert result["failed"] and "mutually exclusive" in result["msg"] and _posts(fake_http) == []
+
+
+def test_switchover_problem_with_any_candidate():
+    from ansible.module_utils.pgha_patroni import switchover_problem
+
+    summary = {"leaders": ["patroni1"], "members": [{"name": "patroni1", "role": "leader", "state": "running",
+                                                     "timeline": 3}]}
+    assert switchover_problem(summary, None, "patroni1", 3, False) == (
+        "no member but patroni1 leads yet (the leader is patroni1)")
+    summary = {"leaders": ["patroni2"], "members": [{"name": "patroni2", "role": "leader", "state": "running",
+                                                     "timeline": 4}]}
+    assert switchover_problem(summary, None, "patroni1", 3, False) is None

@@ -262,3 +262,12 @@ def test_writer_and_reader_take_the_shared_connection_options():
     assert set(dsn_options()) == {"host", "port", "dbname", "user", "password", "sslmode"}
     assert dsn_options(sslrootcert=True)["sslrootcert"] == {"type": "path"}
     assert dsn_options()["password"]["no_log"] is True
+
+
+def test_marked_at_a_given_time(tmp_path, run_module):
+    """An event read from a log afterwards (keepalived's VRRP transition) is marked at the time it happened."""
+    result = run_module(mod, args(str(tmp_path), state="marked", event="vrrp_master", detail="haproxy2",
+                                  at=1796142608.5093))
+    assert not result.get("failed"), result.get("msg")
+    lines = [json.loads(line) for line in open(os.path.join(str(tmp_path), "events.jsonl"))]
+    assert lines[-1]["event"] == "vrrp_master" and lines[-1]["t"] == pytest.approx(1796142608.5093)

@@ -421,13 +421,16 @@ def test_graceful_failover_phases():
     recs += steady(1, 0.0, 5.4) + failing(300, 5.5, 7.1) + steady(400, 7.2, 10.0, server=B, timeline=2)
     an = L.analyze(recs, fault_at(5.0))
     ph = phases_of(an)
-    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
-                                              "haproxy_up[haproxy2]", "vip_moved", "first_write"]
+    assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
+                                              "haproxy_up[haproxy1]", "haproxy_up[haproxy2]", "vrrp_master",
+                                              "vip_moved", "first_write"]
     assert ph["fault"]["at_s"] == 0.0 and ph["fault"]["t"] == T0 + 5.0
     assert ph["leader_key_changed"]["at_s"] == pytest.approx(0.303)
     assert ph["leader_key_changed"]["detail"] == "patroni1 -> no key (mod_revision None)"
-    assert ph["promoted"]["at_s"] == pytest.approx(1.202) and ph["promoted"]["after"] == "leader_key_changed"
-    assert ph["promoted"]["step_s"] == pytest.approx(0.899)
+    # patroni1's last acknowledged write (5.38 .. 5.384) began the pause.
+    assert ph["last_write"]["at_s"] == pytest.approx(0.384) and ph["last_write"]["after"] == "leader_key_changed"
+    assert ph["promoted"]["at_s"] == pytest.approx(1.202) and ph["promoted"]["after"] == "last_write"
+    assert ph["promoted"]["step_s"] == pytest.approx(0.818)
     assert ph["haproxy_up[haproxy1]"]["at_s"] == pytest.approx(2.002)
     assert ph["haproxy_up[haproxy1]"]["step_s"] == pytest.approx(0.8)
     # patroni1's writes between the fault and 5.4 are not the recovery: the first write on patroni2 is.
@@ -490,10 +493,14 @@ def test_vip_move_phases():
     recs += vip_answers(0, 5.0, "haproxy1") + vip_answers(5.0, 7.0, None) + vip_answers(7.1, 10, "haproxy2")
     # Two writes in flight at the fault still succeed through haproxy1.
     recs += steady(1, 0.0, 5.04) + failing(300, 5.06, 7.2) + steady(400, 7.3, 10.0)
-    an = L.analyze(recs, fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)"))
+    evs = fault_at(5.0, "systemctl stop haproxy on haproxy1 (VIP holder)")
+    evs.insert(-1, L.make_event(L.VRRP_EVENT, "haproxy2: (pgha_vip) Entering MASTER STATE", t=T0 + 6.9))
+    an = L.analyze(recs, evs)
     ph = phases_of(an)
+    assert ph["vrrp_master"]["at_s"] == pytest.approx(1.9) and ph["vrrp_master"]["after"] == "last_write"
+    assert ph["vrrp_master"]["detail"] == "haproxy2: (pgha_vip) Entering MASTER STATE"
     assert ph["vip_moved"]["at_s"] == pytest.approx(2.102) and ph["vip_moved"]["detail"] == "haproxy1 -> haproxy2"
-    assert ph["vip_moved"]["after"] == "fault"
+    assert ph["last_write"]["at_s"] == pytest.approx(0.024) and ph["vip_moved"]["after"] == "vrrp_master"
     assert ph["first_write"]["at_s"] == pytest.approx(2.304) and ph["first_write"]["after"] == "vip_moved"
     assert ph["first_write"]["step_s"] == pytest.approx(0.202)
     for name in ("leader_key_changed", "promoted", "haproxy_up[haproxy1]", "haproxy_up[haproxy2]"):
@@ -507,8 +514,8 @@ def test_phases_without_a_fault_event_are_all_null():
     recs = dcs_key(0, 2, "patroni1") + pool("haproxy1", 0, 2, ["patroni1"]) + steady(1, 0.0, 2.0)
     an = L.analyze(recs, events(0.0, 2.0))
     assert an.failover["fault_t"] is None and an.failover["old_leader"] is None
-    assert [p["name"] for p in an.phases] == ["fault", "leader_key_changed", "promoted", "haproxy_up[haproxy1]",
-                                              "vip_moved", "first_write"]
+    assert [p["name"] for p in an.phases] == ["fault", "last_write", "leader_key_changed", "promoted",
+                                              "haproxy_up[haproxy1]", "vrrp_master", "vip_moved", "first_write"]
     assert all(p["t"] is None and p["at_s"] is None and p["step_s"] is None for p in an.phases)
     assert L.analyze([]).phases[0] == {"name": "fault", "t": None, "at_s": None, "step_s": None, "after": None,
                                        "detail": ""}
@@ -521,7 +528,8 @@ def test_phases_of_an_old_ledger_without_watchers():
         rec.pop("value", None)
     ph = phases_of(L.analyze(recs, fault_at(5.0)))
     assert ph["leader_key_changed"]["at_s"] is None and ph["promoted"]["at_s"] is None
-    assert ph["first_write"]["at_s"] == pytest.approx(2.104) and ph["first_write"]["after"] == "fault"
+    assert ph["first_write"]["at_s"] == pytest.approx(2.104) and ph["first_write"]["after"] == "last_write"
+    assert ph["last_write"]["at_s"] == pytest.approx(0.184)
 
 
 def test_phases_fall_back_when_a_watcher_is_missing():
@@ -553,3 +561,26 @@ def test_phases_survive_odd_records():
     an = L.analyze(odd + steady(1, 0.0, 3.0), fault_at(2.0) + [{"event": "fault_injected", "t": "later"}])
     assert an.failover["fault_t"] == T0 + 2.0 and an.phases[-1]["name"] == "first_write"
     json.dumps(an.to_dict())
+
+
+def test_fault_gaps_measure_each_fault_on_its_own():
+    """HAProxy stopped at 5.0 (writes pause 5.04 .. 6.0), the balancer killed at 20.0 (pause 20.5 .. 23.0): each
+    fault gets its own pause; the longer one does not hide the shorter."""
+    recs = steady(1, 0.0, 5.04) + steady(300, 6.0, 20.5) + steady(2000, 23.0, 30.0)
+    evs = events(0.0, 30.0, L.make_event(L.FAULT_EVENT, "systemctl stop haproxy on haproxy1", t=T0 + 5.0),
+                 L.make_event("vip_moved", "VIP on haproxy2", t=T0 + 6.5),
+                 L.make_event("node_killed", "balancer haproxy2 killed (docker)", t=T0 + 20.0))
+    an = L.analyze(recs, evs)
+    gaps = an.fault_gaps
+    assert [g["event"] for g in gaps] == [L.FAULT_EVENT, "node_killed"]
+    assert gaps[0]["gap_s"] == pytest.approx(0.98, abs=0.03) and gaps[0]["gap_end"] == pytest.approx(T0 + 6.004)
+    assert gaps[1]["gap_s"] == pytest.approx(2.52, abs=0.03)
+    assert gaps[1]["detail"] == "balancer haproxy2 killed (docker)"
+    assert an.writes.max_gap_s == pytest.approx(gaps[1]["gap_s"])
+
+
+def test_fault_gaps_without_writes_after_the_fault():
+    recs = steady(1, 0.0, 5.0)
+    an = L.analyze(recs, events(0.0, 10.0, L.make_event(L.FAULT_EVENT, "x", t=T0 + 6.0)))
+    assert an.fault_gaps == [{"event": L.FAULT_EVENT, "detail": "x", "t": T0 + 6.0, "gap_s": None,
+                              "gap_start": None, "gap_end": None}]
