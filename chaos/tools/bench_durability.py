@@ -16,9 +16,7 @@ in the inventory's mode at the end. Figures, not asserts: an experiment that fai
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
-import json
 import os
 import re
 import statistics
@@ -30,10 +28,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 # The ledger's module_utils, importable in the venv (scripts/module_utils_hook.py).
 from ansible.module_utils.pgha_ledger import percentile
+from bench_common import run_playbook, write_figures
 
 MODES = ("async", "sync", "quorum", "strict")
 EXPERIMENTS = {"partition": "chaos/network_partition.yml", "crash": "chaos/leader_crash.yml"}
-REPORT_TASK = "Write the report"
 
 
 # ---------------------------------------------------------------------------------------------- pgbench
@@ -98,29 +96,6 @@ def pgbench_init(service: str, env: Dict[str, str], scale: int, drop: bool = Fal
 
 
 # ---------------------------------------------------------------------------------------------- playbooks
-def report_from_events(events: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The chaos_report result of a run, from ansible-runner's events (None if it never ran)."""
-    for event in events:
-        data = event.get("event_data") or {}
-        if event.get("event") == "runner_on_ok" and data.get("task") == REPORT_TASK:
-            return data.get("res")
-    return None
-
-
-def run_playbook(project: Path, inventory: str, playbook: str, extravars: Dict[str, Any]) -> Dict[str, Any]:
-    """Run a playbook with ansible-runner; its status, rc and the chaos report if it wrote one."""
-    import ansible_runner  # imported here so the pure helpers above need nothing installed
-
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        runner = ansible_runner.run(
-            private_data_dir=tmp, project_dir=str(project), playbook=str(project / playbook),
-            inventory=str(project / inventory), extravars=extravars, quiet=True,
-            envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
-                 # ansible-playbook next to this Python (the venv), activated or not
-                 "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
-        return {"status": runner.status, "rc": runner.rc, "report": report_from_events(runner.events)}
-
-
 # ---------------------------------------------------------------------------------------------- figures
 def spread(values: Sequence[float]) -> Dict[str, Optional[float]]:
     if not values:
@@ -219,10 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         switch(None)
         pgbench_init("primary", env, args.scale, drop=True)
 
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = project / "reports" / ("bench-durability-%s.json" % stamp)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"settings": vars(args), "results": results}, indent=2, default=str) + "\n")
+    out = write_figures(project, "bench-durability", vars(args), results)
     print()
     print(render_table(results))
     print("\nfigures: %s" % out)

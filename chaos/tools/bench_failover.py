@@ -15,16 +15,15 @@ listed, and its gap and phases still enter the statistics.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 # The ledger's module_utils, importable in the venv (scripts/module_utils_hook.py); this tool needs the venv anyway
 # (ansible-runner).
 from ansible.module_utils.pgha_ledger import percentile
+from bench_common import run_playbook
 
 EXPERIMENTS: Dict[str, str] = {
     "graceful failover": "chaos/leader_failover.yml",
@@ -34,7 +33,6 @@ EXPERIMENTS: Dict[str, str] = {
     "frozen Patroni": "chaos/leader_freeze.yml",
     "VIP failover": "chaos/haproxy_failover.yml",
 }
-REPORT_TASK = "Write the report"
 
 
 def gap_stats(gaps: Sequence[float]) -> Dict[str, Optional[float]]:
@@ -123,15 +121,6 @@ def render_phase_table(rows: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def report_from_events(events: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The chaos_report result of a run, from ansible-runner's events (None if it never ran)."""
-    for event in events:
-        data = event.get("event_data") or {}
-        if event.get("event") == "runner_on_ok" and data.get("task") == REPORT_TASK:
-            return data.get("res")
-    return None
-
-
 def format_seconds(value: Optional[float]) -> str:
     return "-" if value is None else "%.1f" % value
 
@@ -159,18 +148,11 @@ def parse_extra_vars(pairs: Sequence[str]) -> Dict[str, str]:
     return out
 
 
-def run_once(project: Path, inventory: str, playbook: str, artifacts: Path,
+def run_once(project: Path, inventory: str, playbook: str,
              extravars: Optional[Dict[str, str]] = None) -> Optional[Dict[str, Any]]:
     """Run one experiment playbook with ansible-runner; return its chaos_report result."""
-    import ansible_runner  # imported here so the pure helpers above need nothing installed
-
-    runner = ansible_runner.run(
-        private_data_dir=str(artifacts), project_dir=str(project), playbook=str(project / playbook),
-        inventory=str(project / inventory), quiet=True, extravars=extravars or {},
-        envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
-                 # ansible-playbook next to this Python (the venv), activated or not
-                 "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
-    return report_from_events(runner.events)
+    report: Optional[Dict[str, Any]] = run_playbook(project, inventory, playbook, dict(extravars or {}))["report"]
+    return report
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -195,8 +177,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         per_fault: List[Dict[str, float]] = []
         failed = 0
         for i in range(args.runs):
-            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                res = run_once(project, args.inventory, EXPERIMENTS[name], Path(tmp), extravars)
+            res = run_once(project, args.inventory, EXPERIMENTS[name], extravars)
             if not res:
                 failed += 1
                 print("%s run %d: no report (the experiment did not get that far)" % (name, i + 1), flush=True)

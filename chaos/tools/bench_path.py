@@ -15,14 +15,13 @@ the figures to reports/bench-path-<UTC>.json. Figures, not asserts.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # The sibling tool's pgbench helpers (the script's own directory is on sys.path when it runs).
+from bench_common import write_figures
 from bench_durability import pgbench_figures, pgbench_init, run_pgbench
 
 PATHS: Dict[str, str] = {"vip": "primary", "direct": "primary-direct"}
@@ -94,10 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         pgbench_init(PATHS["vip"], env, args.scale, drop=True)
 
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = project / "reports" / ("bench-path-%s.json" % stamp)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"settings": vars(args), "results": results}, indent=2, default=str) + "\n")
+    out = write_figures(project, "bench-path", vars(args), results)
     print()
     print(render_table(results))
     print("\nfigures: %s" % out)

@@ -38,6 +38,8 @@ TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abs
 def load_tool(name: str) -> types.ModuleType:
     """A script of chaos/tools/ (``pgha_loadprobe``, ``bench_failover``, ...) as a module, loaded once."""
     if name not in sys.modules:
+        if TOOLS not in sys.path:
+            sys.path.insert(0, TOOLS)  # the tools import each other (bench_common), as they do when run
         spec = importlib.util.spec_from_file_location(name, os.path.join(TOOLS, name + ".py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)

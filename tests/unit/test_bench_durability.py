@@ -1,13 +1,9 @@
 """Tests of the pure helpers of chaos/tools/bench_durability.py (no playbook, no pgbench is run)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "bench_durability", Path(__file__).resolve().parents[2] / "chaos" / "tools" / "bench_durability.py")
-bench = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(bench)
+from pgha_test_helpers import load_tool
+
+bench = load_tool("bench_durability")
 
 PGBENCH_OUTPUT = """pgbench (15.18 (Debian 15.18-0+deb12u1))
 transaction type: <builtin: TPC-B (sort of)>

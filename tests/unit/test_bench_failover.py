@@ -11,16 +11,6 @@ def test_gap_stats():
     assert bench.gap_stats([]) == {"min": None, "median": None, "p95": None, "max": None}
 
 
-def test_report_from_events_picks_the_report_task():
-    events = [
-        {"event": "runner_on_ok", "event_data": {"task": "Stop the load", "res": {"x": 1}}},
-        {"event": "runner_on_ok",
-         "event_data": {"task": "Write the report", "res": {"summary_row": {"write_gap_s": 2.5}}}},
-    ]
-    assert bench.report_from_events(events) == {"summary_row": {"write_gap_s": 2.5}}
-    assert bench.report_from_events([{"event": "playbook_on_start"}]) is None
-
-
 @pytest.mark.parametrize("value,text", [(None, "-"), (2.0, "2.0"), (12.345, "12.3")])
 def test_format_seconds(value, text):
     assert bench.format_seconds(value) == text

@@ -1,9 +1,4 @@
 """Tests of the pure helpers of chaos/tools/bench_path.py (no pgbench is run)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "chaos" / "tools"))
-
 from pgha_test_helpers import load_tool
 
 bench = load_tool("bench_path")
