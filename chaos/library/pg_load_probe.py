@@ -49,13 +49,23 @@ options:
     description: Where the writes go (the balancer's write port). Required with O(state=started).
     type: dict
     suboptions: &dsn
-      host: {description: Host or address., type: str, required: true}
+      host:
+        description:
+          - Host or address; a comma-separated list makes libpq try each in turn (with O(writer.target_session_attrs)).
+        type: str
+        required: true
       port: {description: TCP port., type: int, default: 5432}
       dbname: {description: Database., type: str, required: true}
       user: {description: Role., type: str, required: true}
       password: {description: Password (never returned or logged)., type: str}
       sslmode: {description: libpq sslmode (libpq's default when omitted)., type: str}
       sslrootcert: {description: CA file that verifies the server (libpq sslrootcert)., type: path}
+      target_session_attrs:
+        description:
+          - libpq target_session_attrs; with several hosts, which one to keep (V(read-write) for the leader,
+            V(prefer-standby) for a replica): the hop-free path, client-side failover.
+        type: str
+        choices: [any, read-write, read-only, primary, standby, prefer-standby]
   reader:
     description:
       - Where the reads go (the balancer's read port). Same keys as O(writer). Without it no reads are made.
@@ -405,7 +415,8 @@ def probe_pid(paths: Dict[str, str]) -> Optional[int]:
 def dsn_config(dsn: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if not dsn:
         return None
-    return {k: dsn.get(k) for k in ("host", "port", "dbname", "user", "password", "sslmode", "sslrootcert")}
+    return {k: dsn.get(k) for k in ("host", "port", "dbname", "user", "password", "sslmode", "sslrootcert",
+                                    "target_session_attrs")}
 
 
 def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[str, Any]:

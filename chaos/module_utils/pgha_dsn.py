@@ -9,7 +9,8 @@ from typing import Any, Dict
 
 
 def dsn_options(sslrootcert: bool = False) -> Dict[str, Any]:
-    """A fresh ``options`` dict for a connection option; ``sslrootcert`` adds the CA file that verifies the server."""
+    """A fresh ``options`` dict for a connection option; ``sslrootcert`` adds the CA file that verifies the server
+    and libpq's target_session_attrs (with a comma-separated host list: client-side failover)."""
     options: Dict[str, Any] = dict(
         host=dict(type="str", required=True),
         port=dict(type="int", default=5432),
@@ -20,4 +21,6 @@ def dsn_options(sslrootcert: bool = False) -> Dict[str, Any]:
     )
     if sslrootcert:
         options["sslrootcert"] = dict(type="path")
+        options["target_session_attrs"] = dict(
+            type="str", choices=["any", "read-write", "read-only", "primary", "standby", "prefer-standby"])
     return options

@@ -118,6 +118,8 @@ class Dsn:
     password: str = ""
     sslmode: Optional[str] = None
     sslrootcert: Optional[str] = None
+    # With host "a,b,c": which node libpq keeps (read-write: the leader), i.e. client-side failover.
+    target_session_attrs: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -186,7 +188,8 @@ def _dsn(data: Any, where: str) -> Dsn:
         raise ValueError("%s lacks %s" % (where, ", ".join(missing)))
     return Dsn(host=str(data["host"]), dbname=str(data["dbname"]), user=str(data["user"]),
                port=int(data.get("port") or 5432), password=str(data.get("password") or ""),
-               sslmode=data.get("sslmode") or None, sslrootcert=data.get("sslrootcert") or None)
+               sslmode=data.get("sslmode") or None, sslrootcert=data.get("sslrootcert") or None,
+               target_session_attrs=data.get("target_session_attrs") or None)
 
 
 def _dcs_watch(data: Any) -> Optional[DcsWatch]:
@@ -299,6 +302,8 @@ def connect_kwargs(dsn: Dsn, connect_timeout: float, statement_timeout_ms: int, 
         kw["sslmode"] = dsn.sslmode
     if dsn.sslrootcert:
         kw["sslrootcert"] = dsn.sslrootcert
+    if dsn.target_session_attrs:
+        kw["target_session_attrs"] = dsn.target_session_attrs
     if libpq_version >= 120000:
         # Unacknowledged data for this long closes the connection (a peer that vanished mid-statement).
         kw["tcp_user_timeout"] = max(2000, int(math.ceil(connect_timeout)) * 1000)

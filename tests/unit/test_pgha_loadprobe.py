@@ -61,6 +61,15 @@ def test_connect_kwargs_bound_every_wait():
     assert kw["application_name"] == "pgha-loadprobe-writer"
     old = probe_mod.connect_kwargs(probe_mod.Dsn(host="h", dbname="d", user="u"), 5, 2000, "x", libpq_version=110000)
     assert "tcp_user_timeout" not in old and "sslmode" not in old and old["connect_timeout"] == 5
+    assert "target_session_attrs" not in old
+
+
+def test_connect_kwargs_multi_host_keeps_the_leader():
+    """The hop-free path: libpq tries every node and keeps the writable one."""
+    dsn = probe_mod._dsn({"host": "10.0.0.1,10.0.0.2", "port": 5432, "dbname": "d", "user": "u",
+                          "target_session_attrs": "read-write"}, "writer")
+    kw = probe_mod.connect_kwargs(dsn, 2, 2000, "w", libpq_version=170000)
+    assert kw["host"] == "10.0.0.1,10.0.0.2" and kw["target_session_attrs"] == "read-write"
 
 
 def test_describe_error_is_one_short_line():
