@@ -62,8 +62,8 @@ options:
       sslrootcert: {description: CA file that verifies the server (libpq sslrootcert)., type: path}
       target_session_attrs:
         description:
-          - libpq target_session_attrs; with several hosts, which one to keep (V(read-write) for the leader,
-            V(prefer-standby) for a replica): the hop-free path, client-side failover.
+          - libpq target_session_attrs. With several hosts it says which one to keep, V(read-write) for the
+            leader or V(prefer-standby) for a replica, so the client fails over by itself (the hop-free path).
         type: str
         choices: [any, read-write, read-only, primary, standby, prefer-standby]
   reader:
