@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
 	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
+	@echo "make backup [TYPE=incr]  a pgBackRest backup now (full, diff or incr), then the repository's backups"
+	@echo "make bench-backup [SCALE=50]  backup sizes, times and GiB/min, and a whole-cluster restore, on a pgbench database"
 
 venv: $(VENV)/.installed
 
@@ -93,5 +95,13 @@ bench-path: venv
 
 bench-durability: venv
 	python chaos/tools/bench_durability.py --runs $(N)
+
+TYPE ?= incr
+backup: venv
+	ansible-playbook playbooks/backup.yml -e backup_type=$(TYPE)
+
+SCALE ?= 50
+bench-backup: venv
+	python chaos/tools/bench_backup.py --scale $(SCALE)
 
 test: lint unit interrupted molecule

@@ -102,6 +102,12 @@ options:
           - Most acknowledged writes missing from the table. Omitted, lost writes are counted and
             reported but do not fail the run (e.g. a crash with asynchronous replication).
         type: int
+      max_recovery_loss_window_s:
+        description:
+          - With a C(recovery_target) event (a restore drill), the longest a write acknowledged before the target
+            may have been acknowledged before it and still be missing after the restore (a restore from the
+            archive alone loses at most C(archive_timeout) of writes).
+        type: float
       allow_split_brain:
         description: Accept evidence of two primaries at once (acknowledged writes interleaved between servers, or
           poll rounds with two writable nodes).
@@ -361,6 +367,15 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
         elif (an.lost.lost or 0) > max_lost:
             failures.append("%d acknowledged write(s) lost > max_lost_writes %d (ids %s)"
                             % (an.lost.lost or 0, max_lost, ", ".join(str(i) for i in an.lost.lost_ids[:IDS_LIMIT])))
+    window = bounds.get("max_recovery_loss_window_s")
+    if window is not None and an.recovery is not None and (an.recovery.loss_window_s or 0) > window:
+        failures.append("the restore lost writes acknowledged up to %.1f s before the target > "
+                        "max_recovery_loss_window_s %s" % (an.recovery.loss_window_s or 0, window))
+    if an.recovery is not None and an.recovery.present_discarded:
+        failures.append("%d acknowledged write(s) that started after the recovery target are still in the table "
+                        "(ids %s): the restore did not stop at the target"
+                        % (len(an.recovery.present_discarded),
+                           ", ".join(str(i) for i in an.recovery.present_discarded[:IDS_LIMIT])))
     if an.lost.error_present:
         failures.append("%d write(s) reported failed before COMMIT exist in the table (ids %s)"
                         % (len(an.lost.error_present), ", ".join(str(i) for i in an.lost.error_present[:IDS_LIMIT])))
@@ -512,6 +527,19 @@ def render_markdown(doc: Dict[str, Any]) -> str:
         ["split brain", an["split_brain"]["detail"], "rows of the run in the table", cell(lw["final_rows"])],
     ]
     out += md_table(["figure", "writes", "figure", "reads / other"], rows)
+    rc = an.get("recovery")
+    if rc:
+        out += ["", "## Point-in-time recovery", ""]
+        out += md_table(["figure", "value"], [
+            ["recovery target (s)", cell(rel(rc["target"], t0))],
+            ["acknowledged before the target / missing", "%d / %d" % (rc["kept"], len(rc["missing_kept"]))],
+            ["acknowledged after the target, before the restore / still present",
+             "%d / %d" % (rc["discarded"], len(rc["present_discarded"]))],
+            ["in flight at the target (either way)", rc["straddling"]],
+            ["missing writes acknowledged up to (s before the target)", cell(rc["loss_window_s"])],
+            ["acknowledged by the restored cluster (timeline %s) / missing" % cell(rc["restored_timeline"]),
+             "%d / %d" % (rc["new_writes"], len(rc["missing_new"]))],
+        ])
     out += ["", "## Phases", ""] + phases_markdown(an["failover"], an["phases"], t0)
     if len(an.get("fault_gaps") or []) > 1:
         out += ["", "Write pause caused by each fault (the longest that began before the next one):", ""]
@@ -686,6 +714,7 @@ def build_argument_spec() -> Dict[str, Any]:
             max_read_gap_s=dict(type="float"),
             max_failed_writes=dict(type="int"),
             max_lost_writes=dict(type="int"),
+            max_recovery_loss_window_s=dict(type="float"),
             allow_split_brain=dict(type="bool", default=False),
             allow_writable_overlap=dict(type="bool", default=False),
             max_ack_overlap_s=dict(type="float"),

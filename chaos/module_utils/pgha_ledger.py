@@ -58,6 +58,8 @@ FAULT_EVENTS = (FAULT_EVENT, "node_killed")
 # keepalived's transition to MASTER on a balancer, read from its log after the VIP moved and marked at its time.
 VRRP_EVENT = "vrrp_master"
 LOAD_STARTED = "load_started"
+# The point a point-in-time recovery goes back to (chaos/pitr.yml marks it; Recovery checks the table against it).
+RECOVERY_TARGET = "recovery_target"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
 LIST_LIMIT = 100
@@ -274,6 +276,29 @@ class LostWrites:
 
 
 @dataclasses.dataclass
+class Recovery:
+    """A point-in-time recovery to ``target`` (the ``recovery_target`` event) checked against the ledger.
+
+    Writes acknowledged by the cluster before the restore (any timeline but the restored one) must be in the
+    table when they were acknowledged before the target, and gone when they started after it (those straddling
+    it may be either). Writes acknowledged on the restored timeline (the last one) must all be there.
+    """
+
+    target: Optional[float] = None
+    restored_timeline: Optional[int] = None
+    kept: int = 0  # acknowledged before the target: must be present
+    missing_kept: List[int] = dataclasses.field(default_factory=list)
+    discarded: int = 0  # acknowledged, started after the target, before the restore: must be gone
+    present_discarded: List[int] = dataclasses.field(default_factory=list)
+    straddling: int = 0  # in flight at the target: either way
+    new_writes: int = 0  # acknowledged by the restored cluster
+    missing_new: List[int] = dataclasses.field(default_factory=list)
+    # Seconds between the earliest-acknowledged missing write and the target: how far back the loss reaches
+    # (a restore from the archive alone loses at most archive_timeout of writes). None when nothing is missing.
+    loss_window_s: Optional[float] = None
+
+
+@dataclasses.dataclass
 class SplitBrain:
     """Evidence of two primaries at the same time."""
 
@@ -311,6 +336,8 @@ class Analysis:
     # Per fault event (FAULT_EVENTS), the longest write pause that began before the next fault: what that
     # fault alone cost the client.
     fault_gaps: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Set when the run has a recovery_target event (the PITR drill): what the restore kept and dropped.
+    recovery: Optional[Recovery] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -446,6 +473,39 @@ def lost_writes(writes: Sequence[Record], final_ids: Optional[Iterable[int]]) ->
     res.unknown_present = sorted(unknown & final)[:LIST_LIMIT]
     res.unknown_absent = sorted(unknown - final)[:LIST_LIMIT]
     res.error_present = sorted((errors - acked - unknown) & final)[:LIST_LIMIT]
+    return res
+
+
+def recovery_check(writes: Sequence[Record], final_ids: Iterable[int], target: float) -> Recovery:
+    """What a point-in-time recovery to ``target`` (Unix time, the controller's clock, which the lab's
+    containers share) kept and dropped, from the ledger and the ids in the table afterwards (Recovery)."""
+    final = {int(i) for i in final_ids}
+    acked = [r for r in writes if r.get("outcome") == "ok" and isinstance(r.get("id"), int)
+             and _num(r.get("start")) and _num(r.get("end"))]
+    timelines = [int(r["timeline"]) for r in acked if isinstance(r.get("timeline"), int)]
+    res = Recovery(target=_r(target), restored_timeline=max(timelines) if timelines else None)
+    for rec in acked:
+        wid = rec["id"]
+        if res.restored_timeline is not None and rec.get("timeline") == res.restored_timeline \
+                and float(rec["start"]) > target:
+            res.new_writes += 1
+            if wid not in final:
+                res.missing_new.append(wid)
+        elif float(rec["end"]) <= target:
+            res.kept += 1
+            if wid not in final:
+                res.missing_kept.append(wid)
+        elif float(rec["start"]) >= target:
+            res.discarded += 1
+            if wid in final:
+                res.present_discarded.append(wid)
+        else:
+            res.straddling += 1
+    ends = [float(r["end"]) for r in acked if r["id"] in set(res.missing_kept)]
+    if ends:
+        res.loss_window_s = _r(max(0.0, target - min(ends)))
+    res.missing_kept, res.missing_new = sorted(res.missing_kept), sorted(res.missing_new)
+    res.present_discarded = sorted(res.present_discarded)
     return res
 
 
@@ -791,6 +851,16 @@ def analyze(
     an.reads = op_stats(reads, load_start, load_stop)
     an.polls = count_outcomes(polls)["poll"]
     an.lost = lost_writes(writes, final_ids)
+    targets = [float(e["t"]) for e in events if e.get("event") == RECOVERY_TARGET and _num(e.get("t"))]
+    if targets and final_ids is not None:
+        # After a point-in-time recovery, acknowledged writes after the target are meant to be gone: the lost
+        # writes are those the recovery should have kept.
+        an.recovery = recovery_check(writes, final_ids, targets[-1])
+        lost = sorted(an.recovery.missing_kept + an.recovery.missing_new)
+        an.lost.lost, an.lost.lost_ids = len(lost), lost[:LIST_LIMIT]
+        an.recovery.missing_kept = an.recovery.missing_kept[:LIST_LIMIT]
+        an.recovery.missing_new = an.recovery.missing_new[:LIST_LIMIT]
+        an.recovery.present_discarded = an.recovery.present_discarded[:LIST_LIMIT]
     found = interleaved_writes(writes)
     multi, an.writable_changes = writable_rounds(polls)
     an.ack_spans = ack_spans(writes)

@@ -36,7 +36,20 @@ def run_playbook(project: Path, inventory: str, playbook: str,
             envvars={"ANSIBLE_CONFIG": str(project / "ansible.cfg"),
                      # ansible-playbook next to this Python (the venv), activated or not
                      "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])})
-        return {"status": runner.status, "rc": runner.rc, "report": report_from_events(runner.events)}
+        events = list(runner.events)
+        return {"status": runner.status, "rc": runner.rc, "report": report_from_events(events),
+                "tasks": task_results(events)}
+
+
+def task_results(events: Iterable[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per task name, the last successful result and how long the task took (ansible-runner's event times)."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for event in events:
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_ok" and data.get("task"):
+            out[data["task"]] = {"res": data.get("res") or {}, "duration_s": data.get("duration"),
+                                 "host": data.get("host")}
+    return out
 
 
 def write_figures(project: Path, name: str, settings: Dict[str, Any], results: Any) -> Path:

@@ -98,6 +98,7 @@ def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
                     "haproxy1": {"cluster_address": "172.28.10.21", "keepalived_priority": 150},
                     "haproxy2": {"cluster_address": "172.28.10.22", "keepalived_priority": 100},
                 }},
+                "backup_repository": {"hosts": {"backup1": {"cluster_address": "172.28.10.31"}}},
             },
         },
     }
@@ -114,6 +115,7 @@ def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
         "patroni_restapi_password": _password(24),
         "haproxy_stats_password": _password(24),
         "keepalived_auth_pass": _password(8),
+        "pgbackrest_repo_cipher_pass": _password(40),
     }
     return hosts, all_vars
 
@@ -287,6 +289,16 @@ def empty_balancers(hosts, _vars):
     _groups(hosts)["balancers"]["hosts"] = {}
 
 
+def no_backup_repository(hosts, all_vars):
+    """Backups asked for explicitly, but no repository host."""
+    del _groups(hosts)["backup_repository"]
+    all_vars["pgbackrest_enabled"] = True
+
+
+def backup_repository_on_a_node(hosts, _vars):
+    _groups(hosts)["backup_repository"]["hosts"] = {"patroni3": None}
+
+
 CASES = [
     # -- the brief's matrix
     Case("etcd-2-members", etcd_members("patroni1", "patroni2"), ("etcd_cluster",), ("2 member(s)",)),
@@ -353,6 +365,13 @@ CASES = [
     Case("watchdog-required-without-device", set_all_var("patroni_watchdog_mode", "required"),
          ("patroni_watchdog_mode", "patroni_watchdog_device")),
     # -- variables of an earlier version: set in an inventory they would silently do nothing
+    Case("backup-repository-missing", no_backup_repository, ("backup_repository", "pgbackrest_enabled"),
+         ("0 hosts",)),
+    Case("backup-repository-on-a-database-node", backup_repository_on_a_node, ("backup_repository", "patroni3")),
+    Case("backup-retention-zero", set_all_var("pgbackrest_retention_full", 0), ("pgbackrest_retention_full",),
+         ("0",)),
+    Case("backup-cipher-pass-empty", set_all_var("pgbackrest_repo_cipher_pass", ""),
+         ("pgbackrest_repo_cipher_pass", "pgbackrest_repo_cipher_type")),
     Case("removed-variable", set_all_var("haproxy_patroni_api_port", 8009),
          ("haproxy_patroni_api_port", "patroni_restapi_port")),
     Case("pki-extra-san-malformed", set_all_var("pki_extra_sans", ["db.example.com"]),

@@ -40,7 +40,9 @@ role_vars = {}
 for part in ("defaults", "vars"):
     with open("%s/%s/main.yml" % (role, part), encoding="utf-8") as fh:
         role_vars.update(yaml.safe_load(fh))
-variables = dict(trusted(role_vars), postgresql_version=15, cluster_tls=True, **overrides)
+# The pgbackrest role's switch (a cluster without a backup repository: no archiving settings).
+variables = dict(trusted(role_vars), postgresql_version=15, cluster_tls=True, pgbackrest_enabled=False,
+                 pgbackrest_create_replica=True, **overrides)
 rendered = Templar(loader=DataLoader(), variables=variables).template(variables["__patroni_dynamic_config"])
 print(json.dumps(rendered))
 """

@@ -584,3 +584,52 @@ def test_fault_gaps_without_writes_after_the_fault():
     an = L.analyze(recs, events(0.0, 10.0, L.make_event(L.FAULT_EVENT, "x", t=T0 + 6.0)))
     assert an.fault_gaps == [{"event": L.FAULT_EVENT, "detail": "x", "t": T0 + 6.0, "gap_s": None,
                               "gap_start": None, "gap_end": None}]
+
+
+# ------------------------------------------------------------------------------------------- recovery
+def _pitr_run() -> List[Dict[str, Any]]:
+    """Timeline 3 writes 0-10 s (ids 0-99), the restore (no writes 10-20 s), timeline 4 writes 20-22 s."""
+    return steady(0, 0.0, 10.0, rate=10.0, timeline=3) + steady(100, 20.0, 22.0, rate=10.0, timeline=4)
+
+
+def test_recovery_keeps_what_came_before_the_target_and_drops_the_rest():
+    records = _pitr_run()
+    target = L.make_event(L.RECOVERY_TARGET, t=T0 + 5.0)
+    # Ids 0-49 ended before 5.0 s; 50 started at exactly 5.0 s: gone; the restored cluster's 100-119 are there.
+    final = list(range(50)) + list(range(100, 120))
+    an = L.analyze(records, events(0.0, 22.0, target), final)
+    rc = an.recovery
+    assert rc is not None and rc.restored_timeline == 4 and rc.target == T0 + 5.0
+    assert (rc.kept, rc.missing_kept, rc.discarded, rc.present_discarded) == (50, [], 50, [])
+    assert (rc.new_writes, rc.missing_new, rc.straddling) == (20, [], 0)
+    assert an.lost.lost == 0
+
+
+def test_recovery_missing_before_and_present_after_the_target():
+    records = _pitr_run()
+    target = L.make_event(L.RECOVERY_TARGET, t=T0 + 5.0)
+    final = [i for i in range(60) if i != 7] + list(range(100, 119))  # 7 and 119 lost, 50-59 kept too long
+    an = L.analyze(records, events(0.0, 22.0, target), final)
+    rc = an.recovery
+    assert rc.missing_kept == [7] and rc.present_discarded == list(range(50, 60)) and rc.missing_new == [119]
+    assert an.lost.lost == 2 and an.lost.lost_ids == [7, 119]
+
+
+def test_write_in_flight_at_the_target_counts_either_way():
+    records = [write(1, 4.999, timeline=3, dur=0.01), write(2, 20.0, timeline=4)]
+    target = L.make_event(L.RECOVERY_TARGET, t=T0 + 5.0)
+    for final in ([2], [1, 2]):
+        rc = L.analyze(records, events(0.0, 21.0, target), final).recovery
+        assert rc.straddling == 1 and rc.missing_kept == [] and rc.present_discarded == []
+
+
+def test_no_recovery_without_the_event():
+    assert L.analyze(_pitr_run(), events(0.0, 22.0), list(range(120))).recovery is None
+
+
+def test_recovery_loss_window_of_a_restore_from_the_archive_alone():
+    records = steady(0, 0.0, 10.0, rate=10.0, timeline=3) + steady(100, 20.0, 21.0, rate=10.0, timeline=4)
+    target = L.make_event(L.RECOVERY_TARGET, t=T0 + 10.0)
+    final = list(range(80)) + list(range(100, 110))  # the last 2 s before the loss were not archived
+    rc = L.analyze(records, events(0.0, 21.0, target), final).recovery
+    assert rc.missing_kept == list(range(80, 100)) and rc.loss_window_s == pytest.approx(1.996, abs=0.01)
