@@ -537,6 +537,8 @@ def render_markdown(doc: Dict[str, Any]) -> str:
              "%d / %d" % (rc["discarded"], len(rc["present_discarded"]))],
             ["in flight at the target (either way)", rc["straddling"]],
             ["missing writes acknowledged up to (s before the target)", cell(rc["loss_window_s"])],
+            ["recovery time: restore command to the restored cluster's first acknowledged write (s)",
+             cell(rc["recovery_time_s"])],
             ["acknowledged by the restored cluster (timeline %s) / missing" % cell(rc["restored_timeline"]),
              "%d / %d" % (rc["new_writes"], len(rc["missing_new"]))],
         ])

@@ -60,6 +60,8 @@ VRRP_EVENT = "vrrp_master"
 LOAD_STARTED = "load_started"
 # The point a point-in-time recovery goes back to (chaos/pitr.yml marks it; Recovery checks the table against it).
 RECOVERY_TARGET = "recovery_target"
+# When the restore command began (the recovery time runs from here to the restored cluster's first write).
+RESTORE_STARTED = "restore_started"
 LOAD_STOPPED = "load_stopped"
 # How many ids / details the analysis keeps in lists (the counts are always complete).
 LIST_LIMIT = 100
@@ -296,6 +298,9 @@ class Recovery:
     # Seconds between the earliest-acknowledged missing write and the target: how far back the loss reaches
     # (a restore from the archive alone loses at most archive_timeout of writes). None when nothing is missing.
     loss_window_s: Optional[float] = None
+    # From the restore_started event to the first write the restored cluster acknowledged: the recovery time
+    # as the application sees it (None without the event or without such a write).
+    recovery_time_s: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -476,7 +481,8 @@ def lost_writes(writes: Sequence[Record], final_ids: Optional[Iterable[int]]) ->
     return res
 
 
-def recovery_check(writes: Sequence[Record], final_ids: Iterable[int], target: float) -> Recovery:
+def recovery_check(writes: Sequence[Record], final_ids: Iterable[int], target: float,
+                   restore_started: Optional[float] = None) -> Recovery:
     """What a point-in-time recovery to ``target`` (Unix time, the controller's clock, which the lab's
     containers share) kept and dropped, from the ledger and the ids in the table afterwards (Recovery)."""
     final = {int(i) for i in final_ids}
@@ -501,6 +507,10 @@ def recovery_check(writes: Sequence[Record], final_ids: Iterable[int], target: f
                 res.present_discarded.append(wid)
         else:
             res.straddling += 1
+    new_ends = [float(r["end"]) for r in acked if res.restored_timeline is not None
+                and r.get("timeline") == res.restored_timeline and float(r["start"]) > target]
+    if restore_started is not None and new_ends:
+        res.recovery_time_s = _r(max(0.0, min(new_ends) - restore_started))
     ends = [float(r["end"]) for r in acked if r["id"] in set(res.missing_kept)]
     if ends:
         res.loss_window_s = _r(max(0.0, target - min(ends)))
@@ -855,7 +865,8 @@ def analyze(
     if targets and final_ids is not None:
         # After a point-in-time recovery, acknowledged writes after the target are meant to be gone: the lost
         # writes are those the recovery should have kept.
-        an.recovery = recovery_check(writes, final_ids, targets[-1])
+        starts = [float(e["t"]) for e in events if e.get("event") == RESTORE_STARTED and _num(e.get("t"))]
+        an.recovery = recovery_check(writes, final_ids, targets[-1], starts[-1] if starts else None)
         lost = sorted(an.recovery.missing_kept + an.recovery.missing_new)
         an.lost.lost, an.lost.lost_ids = len(lost), lost[:LIST_LIMIT]
         an.recovery.missing_kept = an.recovery.missing_kept[:LIST_LIMIT]

@@ -595,11 +595,13 @@ def _pitr_run() -> List[Dict[str, Any]]:
 def test_recovery_keeps_what_came_before_the_target_and_drops_the_rest():
     records = _pitr_run()
     target = L.make_event(L.RECOVERY_TARGET, t=T0 + 5.0)
+    restore = L.make_event(L.RESTORE_STARTED, t=T0 + 12.0)
     # Ids 0-49 ended before 5.0 s; 50 started at exactly 5.0 s: gone; the restored cluster's 100-119 are there.
     final = list(range(50)) + list(range(100, 120))
-    an = L.analyze(records, events(0.0, 22.0, target), final)
+    an = L.analyze(records, events(0.0, 22.0, target, restore), final)
     rc = an.recovery
     assert rc is not None and rc.restored_timeline == 4 and rc.target == T0 + 5.0
+    assert rc.recovery_time_s == pytest.approx(8.004, abs=0.001)  # 12.0 s -> the first new write's end
     assert (rc.kept, rc.missing_kept, rc.discarded, rc.present_discarded) == (50, [], 50, [])
     assert (rc.new_writes, rc.missing_new, rc.straddling) == (20, [], 0)
     assert an.lost.lost == 0
