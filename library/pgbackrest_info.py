@@ -236,7 +236,7 @@ restore:
     recovery_conf:
       description: PostgreSQL recovery settings for Patroni's bootstrap (recovery_target_*).
       type: dict
-    description: {description: What the restore reaches, in words., type: str}
+    description: {description: "What the restore reaches, in words.", type: str}
 raw:
   description: The stanza's entry in the JSON output of pgbackrest info.
   returned: always

@@ -28,7 +28,7 @@ from bench_durability import pgbench_init, run_pgbench
 
 GIB = 1024 ** 3
 INFO_TASK = "Read the repository"
-RESTORE_STEPS = ("Restore the cluster onto one node", "Wait until the restored node leads the new cluster",
+RESTORE_STEPS = ("Stop Patroni on the leader", "Wait until the restored node leads the new cluster",
                  "Take a full backup of the restored cluster", "Wait for one leader and every replica streaming on "
                  "its timeline")
 

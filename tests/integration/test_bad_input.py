@@ -98,7 +98,7 @@ def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
                     "haproxy1": {"cluster_address": "172.28.10.21", "keepalived_priority": 150},
                     "haproxy2": {"cluster_address": "172.28.10.22", "keepalived_priority": 100},
                 }},
-                "backup_repository": {"hosts": {"backup1": {"cluster_address": "172.28.10.31"}}},
+                "backup_repository": {"hosts": {"backup1": {"cluster_address": "172.28.10.41"}}},
             },
         },
     }
@@ -466,7 +466,7 @@ def test_good_inventory_passes_validation(tmp_path):
     assert not out.changed, why
     pinged = {e["event_data"]["host"] for e in out.by_type("runner_on_ok")
               if e["event_data"].get("task") == "Check that every host can be reached"}
-    assert pinged == {"patroni1", "patroni2", "patroni3", "haproxy1", "haproxy2"}, why
+    assert pinged == {"patroni1", "patroni2", "patroni3", "haproxy1", "haproxy2", "backup1"}, why
 
 
 def test_tripwire_stops_a_second_play(tmp_path):
