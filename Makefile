@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup
+.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-failover [N=5]  failover write-gap statistics on the lab"
 	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
+	@echo "make chaos-backup  the backup drills: PITR, backup during a failover, disaster restore (chaos/backup_drills.yml)"
 	@echo "make backup [TYPE=incr]  a pgBackRest backup now (full, diff or incr), then the repository's backups"
 	@echo "make bench-backup [SCALE=50]  backup sizes, times and GiB/min, and a whole-cluster restore, on a pgbench database"
 
@@ -95,6 +96,9 @@ bench-path: venv
 
 bench-durability: venv
 	python chaos/tools/bench_durability.py --runs $(N)
+
+chaos-backup: venv
+	ansible-playbook chaos/backup_drills.yml
 
 TYPE ?= incr
 backup: venv
