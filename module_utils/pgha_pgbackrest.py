@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible.module_utils.pgha_patroni import parse_int
 from ansible.module_utils.pgha_table import text_table
 
 # The stanza status codes of `pgbackrest info` (src/command/info/info.c), with pgBackRest's own messages.
@@ -127,15 +128,7 @@ def _list(value: Any) -> List[Any]:
 
 def _int(value: Any) -> Optional[int]:
     """An integer field (pgBackRest prints numbers; digit strings are accepted), None when absent or garbage."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
-        return int(value.strip())
-    return None
+    return parse_int(value)
 
 
 def _str(value: Any) -> Optional[str]:
