@@ -35,6 +35,7 @@ from interrupted_lab import (
     Isolation,
     KillPoint,
     Run,
+    has_backup_host,
     run_playbook,
     verify_task_names,
     write_inventory,
@@ -96,6 +97,24 @@ def test_inventory_is_isolated(tmp_path: Path) -> None:
     assert lab["lab_state_dir"] == str(tmp_path / "state")
 
 
+def test_verify_tasks_follow_the_backup_host(tmp_path: Path) -> None:
+    """The backup checks of verify.yml are expected exactly when the inventory has a backup host."""
+    with_backup = verify_task_names(backup=True)
+    without = verify_task_names(backup=False)
+    backup_checks = [t for t in with_backup if t not in without]
+    assert backup_checks and all(t[0] == "Verify the cluster" for t in backup_checks)
+    assert ("Verify the cluster", "Wait for one leader and every replica streaming on its timeline") in without
+
+    inventory = write_inventory(tmp_path / "inventory", Isolation(ISOLATION_PREFIX, NETWORK, SUBNET, tmp_path / "s"))
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text(encoding="utf-8"))
+    expected = bool(hosts["all"]["children"].get("backup_repository", {}).get("hosts"))
+    assert has_backup_host(inventory) is expected
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"lab_containers": {
+        "children": {"backup_repository": {"hosts": {"backup1": {}}}}}}}}), encoding="utf-8")
+    assert has_backup_host(tmp_path / "other") is True
+
+
 def test_kill_points_are_in_site_order() -> None:
     """One kill point per role of site.yml, in the order the plays run them."""
     roles = [k.role for k in KILL_POINTS]
@@ -143,10 +162,11 @@ def _assert_killed_cleanly(run: Run, point: KillPoint) -> None:
         pytest.fail("the run ended successfully although it was killed:\n" + run.describe())
 
 
-def _assert_verified(run: Run) -> None:
-    """Every task of playbooks/verify.yml ran and passed in run; the Patroni answer is a healthy cluster."""
+def _assert_verified(run: Run, inventory: Path) -> None:
+    """Every task of playbooks/verify.yml ran and passed in run (the backup checks only when the inventory
+    has a backup host); the Patroni answer is a healthy cluster."""
     ok = {(e["event_data"].get("play"), e["event_data"].get("task")) for e in run.by_type("runner_on_ok")}
-    missing = [t for t in verify_task_names() if t not in ok]
+    missing = [t for t in verify_task_names(backup=has_backup_host(inventory)) if t not in ok]
     assert not missing, "verify tasks that did not pass: %s\n%s" % (missing, run.describe())
 
     answers = [e["event_data"]["res"] for e in run.by_type("runner_on_ok")
@@ -185,4 +205,4 @@ def test_killed_site_runs_end_in_a_healthy_cluster(fresh_cluster: Path, tmp_path
     timings.append("chain total: %.0f s" % (time.monotonic() - started))
     if final.status != "successful" or final.rc != 0 or final.failures:
         pytest.fail("the run after the last kill did not converge the cluster:\n" + final.describe())
-    _assert_verified(final)
+    _assert_verified(final, inventory)
