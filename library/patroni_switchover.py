@@ -66,6 +66,10 @@ options:
     description:
       - Only members without C(pending_restart) (or Patroni 4's C(pending_restart_reason)) may take over.
       - A rolling restart uses it to hand the leader role to a replica that already runs the new settings.
+      - When the leader's C(pending_restart_reason) lowers C(max_connections), C(max_prepared_transactions),
+        C(max_locks_per_transaction), C(max_wal_senders) or C(max_worker_processes), no member may take over, as a
+        replica runs the old value until the leader restarted (PostgreSQL needs a standby at least as high as its
+        primary), whether Patroni flags it pending or not.
     type: bool
     default: false
   wait_for_old_leader:

@@ -422,6 +422,31 @@ def switchover_refusal(member: Mapping[str, Any], sync_mode: Optional[str], excl
     return None
 
 
+# PostgreSQL refuses to run a hot standby with one of these below its primary's value; Patroni starts a
+# replica with the value of its control file (the primary's, replayed) when the configuration is lower.
+STANDBY_FLOOR_PARAMETERS = ("max_connections", "max_prepared_transactions", "max_locks_per_transaction",
+                            "max_wal_senders", "max_worker_processes")
+
+
+def lowered_standby_floor(reason: Any) -> List[str]:
+    """The standby-floor parameters that a member's ``pending_restart_reason`` lowers, as ``name old -> new``.
+
+    A replica cannot run such a lowered value before the leader does: a switchover to it would hand the leader
+    role to a member that still runs the old value and must be restarted again.
+    """
+    if not isinstance(reason, Mapping):
+        return []
+    lowered: List[str] = []
+    for name in STANDBY_FLOOR_PARAMETERS:
+        change = reason.get(name)
+        if not isinstance(change, Mapping):
+            continue
+        old, new = parse_int(change.get("old_value")), parse_int(change.get("new_value"))
+        if old is not None and new is not None and new < old:
+            lowered.append("%s %d -> %d" % (name, old, new))
+    return lowered
+
+
 def switchover_candidates(
     members: Sequence[Mapping[str, Any]], sync_mode: Optional[str], exclude_pending_restart: bool,
     states: Optional[Sequence[str]] = None,
@@ -434,8 +459,13 @@ def switchover_candidates(
     states = healthy_replica_states(members) if states is None else states
     eligible: List[Mapping[str, Any]] = []
     ineligible: Dict[str, str] = {}
+    lowered = [change for m in members if m["role"] in LEADER_ROLES
+               for change in lowered_standby_floor(m.get("pending_restart_reason"))]
     for m in members:
         why = switchover_refusal(m, sync_mode, exclude_pending_restart, states)
+        if why is None and exclude_pending_restart and lowered:
+            why = ("the leader's pending restart lowers %s: a replica runs the old value until the leader restarted "
+                   "(PostgreSQL needs a standby at least as high as its primary)" % ", ".join(lowered))
         if why is None:
             eligible.append(m)
         else:

@@ -3,7 +3,7 @@
 Requirement: killing ansible-playbook in the middle of site.yml on a fresh lab and running it again ends in
 a healthy cluster, tested at least once per role boundary.
 
-The test builds its own five containers (int-*) on its own docker network (pgha-interrupted,
+The test builds its own six containers (int-*) on its own docker network (pgha-interrupted,
 172.28.30.0/24) from a copy of inventories/molecule, with its own state directory (fresh CA, keys and
 passwords) in pytest's tmp dir. Then, on that one fresh cluster, a chain of runs: site.yml is started and
 SIGKILLed (ansible-playbook's whole process group) when the first kill point is reached, started again and
@@ -43,7 +43,7 @@ from interrupted_lab import (
 
 ENABLED = os.environ.get("PGHA_RUN_INTERRUPTED") == "1"
 needs_containers = pytest.mark.skipif(
-    not ENABLED, reason="starts five containers for ~12 min: runs only with PGHA_RUN_INTERRUPTED=1 (make interrupted)")
+    not ENABLED, reason="starts six containers for ~12 min: runs only with PGHA_RUN_INTERRUPTED=1 (make interrupted)")
 
 ISOLATION_PREFIX = "int-"
 NETWORK = "pgha-interrupted"
@@ -70,6 +70,11 @@ KILL_POINTS: List[KillPoint] = [
     KillPoint("patroni", "Start Patroni on the other members", "start",
               "the first member has bootstrapped the cluster (leader key in etcd, initdb done) and the others "
               "are configured but not started: the rerun must join them as replicas, not bootstrap again"),
+    KillPoint("pgbackrest", "Start the pgBackRest TLS server and enable it at boot", "start",
+              "pgbackrest.conf and the TLS copies are written on every node and the repository host, but no "
+              "TLS server runs and the restart is a handler of the killed process; archive pushes fail meanwhile "
+              "and there is no stanza yet: the rerun must start the servers, create the stanza, check "
+              "archiving and take the first backup"),
     KillPoint("haproxy", "Start HAProxy and enable it at boot", "start",
               "haproxy.cfg is written, but the HAProxy Debian's package started still runs its default "
               "configuration; the reload is a handler queued for the end of the play, lost with the process"),
@@ -118,7 +123,7 @@ def test_verify_tasks_follow_the_backup_host(tmp_path: Path) -> None:
 def test_kill_points_are_in_site_order() -> None:
     """One kill point per role of site.yml, in the order the plays run them."""
     roles = [k.role for k in KILL_POINTS]
-    assert roles == ["common", "pki", "etcd", "postgresql", "patroni", "haproxy", "keepalived"]
+    assert roles == ["common", "pki", "etcd", "postgresql", "patroni", "pgbackrest", "haproxy", "keepalived"]
     assert all(k.trigger in ("start", "first_ok") for k in KILL_POINTS)
 
 
@@ -126,7 +131,7 @@ def test_kill_points_are_in_site_order() -> None:
 
 @pytest.fixture(scope="module")
 def fresh_cluster(tmp_path_factory: pytest.TempPathFactory, timings: List[str]) -> Iterator[Path]:
-    """Five new int-* containers on pgha-interrupted; the inventory's path. Always destroyed at the end."""
+    """Six new int-* containers on pgha-interrupted; the inventory's path. Always destroyed at the end."""
     base = tmp_path_factory.mktemp("interrupted")
     iso = Isolation(ISOLATION_PREFIX, NETWORK, SUBNET, base / "state")
     inventory = write_inventory(base / "inventory", iso)

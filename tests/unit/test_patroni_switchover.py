@@ -188,6 +188,34 @@ def test_no_eligible_candidate_fails_with_every_reason(fake_http, run_module):
     assert "+ Cluster: demo" in msg and result["candidates"] == []
 
 
+def _leader_pending(cluster: Dict[str, Any], old: str, new: str) -> Dict[str, Any]:
+    """cluster with the leader waiting for a restart that changes max_connections from old to new."""
+    return set_member(cluster, "patroni1", pending_restart=True,
+                      pending_restart_reason={"max_connections": {"old_value": old, "new_value": new}})
+
+
+def test_a_lowered_max_connections_on_the_leader_leaves_no_candidate(fake_http, run_module):
+    """The rolling restart's second phase in the CI run of 2026-12-01: the replicas ran 110 without a pending flag;
+    a switchover to one of them left a leader that still runs 110 (and replicas that cannot go lower)."""
+    before = set_member(set_member(async_cluster(), "patroni2", pending_restart=False), "patroni5", tags={})
+    _route(fake_http, _leader_pending(before, "110", "100"))
+    result = run_module(mod, {"api_urls": ALL, "exclude_pending_restart": True, "require_candidate": False})
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False and result["candidate"] is None and _posts(fake_http) == []
+    assert result["candidates"] == []
+    assert "lowers max_connections 110 -> 100" in result["ineligible"]["patroni3"]
+    assert result["msg"].endswith("Nothing done (require_candidate=false).")
+
+
+def test_a_raised_max_connections_on_the_leader_keeps_the_candidates(fake_http, fake_clock, run_module):
+    before = _leader_pending(async_cluster(), "100", "110")
+    _route(fake_http, [before, switched(before, "patroni3")])
+    fake_http.add("POST", SWITCHOVER_URL, OK)
+    result = run_module(mod, {"api_urls": ALL, "exclude_pending_restart": True})
+    assert not result.get("failed"), result.get("msg")
+    assert result["candidate"] == "patroni3"
+
+
 def test_no_eligible_candidate_without_require_candidate_does_nothing(fake_http, run_module):
     _route(fake_http, sync_cluster(), _config(True))
     result = run_module(mod, {"api_urls": ALL, "exclude_pending_restart": True, "require_candidate": False})

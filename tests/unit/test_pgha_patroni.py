@@ -26,6 +26,7 @@ from ansible.module_utils.pgha_patroni import (
     find_conflicts,
     format_lsn,
     healthy_replica_states,
+    lowered_standby_floor,
     member_endpoint,
     member_from_status,
     members_summary,
@@ -417,3 +418,18 @@ def test_switchover_candidate_on_lab_captures_is_a_synchronous_standby():
     eligible, _ = switchover_candidates(quorum["members"], synchronous_mode(load_json("lab_config_quorum.json")),
                                         exclude_pending_restart=False)
     assert [m["role"] for m in eligible] == ["quorum_standby", "quorum_standby"]
+
+
+@pytest.mark.parametrize("reason, lowered", [
+    ({"max_connections": {"old_value": "110", "new_value": "100"}}, ["max_connections 110 -> 100"]),
+    ({"max_connections": {"old_value": "100", "new_value": "110"}}, []),
+    ({"max_wal_senders": {"old_value": "10", "new_value": "8"},
+      "max_locks_per_transaction": {"old_value": "64", "new_value": "32"},
+      "shared_buffers": {"old_value": "256MB", "new_value": "128MB"}},
+     ["max_locks_per_transaction 64 -> 32", "max_wal_senders 10 -> 8"]),
+    ({"max_connections": {"old_value": "?", "new_value": "100"}}, []),
+    (None, []),
+    ("max_connections", []),
+])
+def test_lowered_standby_floor(reason, lowered):
+    assert lowered_standby_floor(reason) == lowered
