@@ -9,10 +9,21 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 
+# Which lab the lab targets (up, down, status, chaos, bench-*) work on. docker: inventories/lab,
+# reached through the Docker API. ssh: inventories/ssh-lab, the same nodes built like VMs and
+# reached over SSH as a non-root user with sudo (make up LAB=ssh). Both can run at once.
+LAB ?= docker
+ifeq ($(LAB),ssh)
+export ANSIBLE_INVENTORY := $(CURDIR)/inventories/ssh-lab
+else ifneq ($(LAB),docker)
+$(error LAB must be docker or ssh; got '$(LAB)')
+endif
+
 .PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
+	@echo "             LAB=ssh with any lab target: the SSH lab (inventories/ssh-lab), nodes reached like VMs"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make check   the fast loop (~1.5 min): lint (yamllint, ansible-lint, ruff, mypy), unit tests, validate-modules"

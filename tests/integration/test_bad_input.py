@@ -108,6 +108,8 @@ def good_inventory() -> Tuple[Dict[str, Any], Dict[str, Any]]:
         "ansible_python_interpreter": sys.executable,
         "patroni_scope": "demo",
         "keepalived_virtual_router_id": 51,
+        # The balancers are the controller: its loopback is an interface it has.
+        "keepalived_interface": "lo",
         "patroni_superuser_password": _password(24),
         "patroni_replication_password": _password(24),
         "patroni_rewind_password": _password(24),
@@ -281,6 +283,15 @@ def haproxy2_unreachable(hosts, _vars):
     })
 
 
+def haproxy2_become_fails(hosts, _vars):
+    """haproxy2 answers, but its privilege escalation fails (su to an account without a shell)."""
+    _groups(hosts)["balancers"]["hosts"]["haproxy2"].update({
+        "ansible_become": True,
+        "ansible_become_method": "su",
+        "ansible_become_user": "nobody",
+    })
+
+
 def patroni_timing(hosts, all_vars):
     all_vars.update({"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10})
 
@@ -321,6 +332,12 @@ CASES = [
          ("patroni_durability", "patroni_synchronous_node_count", "patroni_cluster"), ("0 replica(s)",)),
     Case("host-unreachable", haproxy2_unreachable, ("haproxy2",),
          absent=("patroni1", "patroni2", "patroni3", "haproxy1")),
+    Case("host-become-fails", haproxy2_become_fails, ("haproxy2", "ansible_become_method", "su", "nobody"),
+         absent=("patroni1", "haproxy1")),
+    Case("keepalived-interface-missing", set_all_var("keepalived_interface", "ens99"),
+         ("keepalived_interface", "ens99", "haproxy1")),
+    Case("keepalived-interface-not-found", set_all_var("keepalived_interface", ""),
+         ("keepalived_interface", "cluster_address", "172.28.10.21")),
     Case("postgresql-version-14", set_all_var("postgresql_version", 14), ("postgresql_version",), ("14",)),
     Case("superuser-password-short", set_all_var("patroni_superuser_password", "short"),
          ("patroni_superuser_password",)),
