@@ -19,7 +19,7 @@ else ifneq ($(LAB),docker)
 $(error LAB must be docker or ssh; got '$(LAB)')
 endif
 
-.PHONY: help up down status test check lint unit interrupted molecule venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup
+.PHONY: help up down status test test-full check lint unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -27,7 +27,8 @@ help:
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make check   the fast loop (~1.5 min): lint (yamllint, ansible-lint, ruff, mypy), unit tests, validate-modules"
-	@echo "make test    lint + unit tests + bad-input matrix + interrupted runs + Molecule (what CI runs)"
+	@echo "make test    lint + unit tests + bad-input matrix + Molecule default and ssh (what CI runs)"
+	@echo "make test-full  make test + the interrupted runs"
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
@@ -73,7 +74,7 @@ lint: venv
 	mypy
 
 unit: venv
-	pytest tests/unit tests/sanity tests/integration
+	pytest tests/unit tests/sanity tests/integration tests/interrupted
 
 # Everyday work: everything that needs no container (the bad-input matrix excepted, ~50 s).
 check: lint
@@ -86,6 +87,10 @@ interrupted: image
 
 molecule: image
 	molecule test --scenario-name default
+
+# The VM path: site.yml, idempotence and verify over SSH as a sudo user (molecule/ssh).
+molecule-ssh: image
+	molecule test --scenario-name ssh
 
 chaos: venv
 	ansible-playbook chaos/all.yml
@@ -119,4 +124,8 @@ SCALE ?= 50
 bench-backup: venv
 	python chaos/tools/bench_backup.py --scale $(SCALE)
 
-test: lint unit interrupted molecule
+# What CI runs (.ci/run). The interrupted runs (about 15 minutes alone) do not fit in CI's hour
+# beside both Molecule scenarios: test-full adds them (README, Tests).
+test: lint unit molecule molecule-ssh
+
+test-full: test interrupted
