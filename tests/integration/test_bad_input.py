@@ -19,6 +19,10 @@ before that play runs a task; the test then fails on the recorded play start.
 
 ``make unit`` (and so ``make test``) runs it; alone: ``pytest tests/integration/test_bad_input.py``.
 It needs no lab: the runs are independent ansible-playbook processes, run in parallel threads.
+
+One case needs a real SSH server that refuses a key: ``ssh-key-refused`` runs only when
+``PGHA_SSH_REFUSING_HOST`` names one (an address whose sshd knows user ``admin`` but not the fresh
+key the case makes). molecule/ssh's verify runs it against its lab; elsewhere it is skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 import re
 import secrets
 import string
+import subprocess
 import sys
 import textwrap
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -220,6 +225,8 @@ class Case:
     absent: Tuple[str, ...] = ()
     xfail: Optional[str] = None
     marks: List[Any] = field(default_factory=list)
+    # Makes files the broken inventory refers to, in the run's own directory, before the run.
+    setup: Optional[Callable[[Path], None]] = None
 
 
 def etcd_members(*names: str) -> Mutation:
@@ -292,6 +299,34 @@ def haproxy2_become_fails(hosts, _vars):
     })
 
 
+SSH_REFUSING_HOST = os.environ.get("PGHA_SSH_REFUSING_HOST", "")
+
+
+def stranger_key(workdir: Path) -> None:
+    """A fresh ed25519 key that no host has authorized (the inventory's ``../stranger``)."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pgha-bad-input-stranger",
+                    "-f", str(workdir / "stranger")], check=True, timeout=30)
+
+
+def haproxy2_refuses_the_key(hosts, _vars):
+    """haproxy2 is a real sshd (PGHA_SSH_REFUSING_HOST) that does not know the key Ansible offers."""
+    _groups(hosts)["balancers"]["hosts"]["haproxy2"].update({
+        "ansible_connection": "ssh",
+        "ansible_host": SSH_REFUSING_HOST,
+        "ansible_user": "admin",
+        "ansible_become": True,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_private_key_file": "{{ inventory_dir }}/../stranger",
+        # No connection sharing: a master left by another run to the same user@host would let this
+        # one in without offering a key at all (ansible.cfg's ControlPersist).
+        "ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none",
+        # Only the stranger key is offered (no agent), once; the host key is not what is tested.
+        "ansible_ssh_common_args": "-o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes "
+                                   "-o ConnectTimeout=5 -o ConnectionAttempts=1 "
+                                   "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    })
+
+
 def patroni_timing(hosts, all_vars):
     all_vars.update({"patroni_ttl": 20, "patroni_loop_wait": 10, "patroni_retry_timeout": 10})
 
@@ -332,6 +367,10 @@ CASES = [
          ("patroni_durability", "patroni_synchronous_node_count", "patroni_cluster"), ("0 replica(s)",)),
     Case("host-unreachable", haproxy2_unreachable, ("haproxy2",),
          absent=("patroni1", "patroni2", "patroni3", "haproxy1")),
+    Case("ssh-key-refused", haproxy2_refuses_the_key, ("haproxy2",), ("Permission denied",),
+         absent=("patroni1", "patroni2", "patroni3", "haproxy1"), setup=stranger_key,
+         marks=[pytest.mark.skipif(not SSH_REFUSING_HOST, reason="needs PGHA_SSH_REFUSING_HOST, a real sshd "
+                                   "(molecule/ssh's verify sets it)")]),
     Case("host-become-fails", haproxy2_become_fails, ("haproxy2", "ansible_become_method", "su", "nobody"),
          absent=("patroni1", "haproxy1")),
     Case("keepalived-interface-missing", set_all_var("keepalived_interface", "ens99"),
@@ -407,7 +446,13 @@ def _prepare(case: Case, workdir: Path) -> Path:
     hosts, all_vars = good_inventory()
     hosts, all_vars = copy.deepcopy(hosts), copy.deepcopy(all_vars)
     case.mutate(hosts, all_vars)
+    if case.setup is not None:
+        case.setup(workdir)
     return write_inventory(workdir, hosts, all_vars)
+
+
+def _skipped(case: Case) -> bool:
+    return any(mark.name == "skipif" and mark.args and mark.args[0] for mark in case.marks)
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +466,7 @@ def matrix(request, tmp_path_factory):
     pool = ThreadPoolExecutor(max_workers=max(1, WORKERS), thread_name_prefix="bad-input")
     futures: Dict[str, Future] = {}
     for case in selected:
-        if case.id in futures:
+        if case.id in futures or _skipped(case):
             continue
         workdir = tmp_path_factory.mktemp(case.id)
         futures[case.id] = pool.submit(run_playbook, workdir, _prepare(case, workdir), SITE)
@@ -433,7 +478,7 @@ def _has_word(text: str, word: str) -> bool:
     return re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(word), text) is not None
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
 def test_broken_inventory_stops_before_any_change(case: Case, matrix):
     """The run fails in the validation play; no other play starts; nothing reports changed."""
     out: Outcome = matrix[case.id].result()
