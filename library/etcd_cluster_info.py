@@ -164,108 +164,21 @@ elapsed:
   type: float
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.pgha_etcd import (
-    check_conditions,
-    merge_member,
-    parse_health,
-    parse_member_list,
-    parse_status,
-    render_table,
-    summarize,
-    validate_member_list,
-)
+from ansible.module_utils.pgha_etcd import check_conditions, render_table, summarize
+from ansible.module_utils.pgha_etcd_api import EtcdAuth, read_etcd
 from ansible.module_utils.pgha_http import (
     HttpOptions,
-    RequestError,
-    first_answer,
     format_errors,
     http_argument_spec,
     info_result,
-    join_url,
     poll_readings,
-    request_json,
     timeout_message,
     wait_argument_spec,
 )
-
-
-class EtcdAuth:
-    """etcd v3 authentication: a token from ``POST /v3/auth/authenticate``, sent as ``Authorization``.
-
-    etcd's gateway does not understand HTTP basic auth (it would take "Basic ..." for a bad token), so
-    url_username/url_password are used here to get a token, per client URL (etcd's default "simple"
-    tokens are only valid on the member that issued them). Tokens live for one module run only.
-    """
-
-    def __init__(self, username: Optional[str], password: Optional[str], opts: HttpOptions) -> None:
-        self.username = username
-        self.password = password
-        self.opts = opts
-        self.tokens: Dict[str, str] = {}
-
-    def headers(self, base_url: str) -> Dict[str, str]:
-        if not self.username:
-            return {}
-        key = base_url.rstrip("/")
-        if key not in self.tokens:
-            url = join_url(key, "/v3/auth/authenticate")
-            data = request_json("POST", url, self.opts, body={"name": self.username, "password": self.password or ""})
-            token = data.get("token") if isinstance(data, dict) else None
-            if not token:
-                raise RequestError(url, "POST %s did not return a token (wrong url_username/url_password, or etcd "
-                                        "authentication disabled?): %r" % (url, data))
-            self.tokens[key] = str(token)
-        return {"Authorization": self.tokens[key]}
-
-
-def probe_member(member: Dict[str, Any], opts: HttpOptions, auth: EtcdAuth) -> Dict[str, Any]:
-    """Ask one member for /health and maintenance status through its client URLs."""
-    health: Optional[Tuple[bool, Optional[str]]] = None
-    health_errors: List[str] = []
-    answering: Optional[str] = None
-    for url in member["client_urls"]:
-        try:
-            health = parse_health(request_json("GET", join_url(url, "/health"), opts, accept_status=(503,)))
-            answering = url
-            break
-        except RequestError as exc:
-            health_errors.append(exc.message)
-    status = None
-    status_error = None
-    for url in ([answering] if answering else []) + [u for u in member["client_urls"] if u != answering]:
-        try:
-            status = parse_status(request_json("POST", join_url(url, "/v3/maintenance/status"), opts, body={},
-                                               headers=auth.headers(url)))
-            status_error = None
-            break
-        except RequestError as exc:
-            status_error = exc.message
-    if health is None and status is None and health_errors:
-        status_error = None  # same unreachable host: say it once
-    return merge_member(member, health, "; ".join(health_errors) or None, status, status_error)
-
-
-def read_etcd(endpoints: List[str], opts: HttpOptions, auth: EtcdAuth) -> Dict[str, Any]:
-    def fetch(url: str) -> Any:
-        full = join_url(url, "/v3/cluster/member/list")
-        data = request_json("POST", full, opts, body={}, headers=auth.headers(url))
-        problem = validate_member_list(data)
-        if problem:
-            raise RequestError(full, "%s: unexpected answer: %s" % (full, problem))
-        return data
-
-    data, url, errors = first_answer(endpoints, fetch)
-    if data is None:
-        return {
-            "ok": False, "members": [], "raw": {}, "endpoint": None, "errors": errors,
-            "error": "no endpoint answered POST /v3/cluster/member/list:\n%s" % format_errors(errors),
-        }
-    members = [probe_member(m, opts, auth) for m in parse_member_list(data)]
-    return {"ok": True, "members": members, "raw": data, "endpoint": url, "errors": errors, "error": None}
 
 
 def build_argument_spec() -> Dict[str, Any]:

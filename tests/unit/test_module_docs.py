@@ -28,8 +28,8 @@ MODULES = sorted(f[:-3] for lib in LIBRARIES for f in os.listdir(lib) if f.endsw
 
 
 def test_expected_modules_exist() -> None:
-    assert {"patroni_cluster_info", "etcd_cluster_info", "haproxy_backends_info", "patroni_config", "patroni_restart",
-            "patroni_switchover", "pg_load_probe", "chaos_report"} <= set(MODULES)
+    assert {"patroni_cluster_info", "etcd_cluster_info", "etcd_member", "haproxy_backends_info", "patroni_config",
+            "patroni_restart", "patroni_switchover", "pg_load_probe", "chaos_report"} <= set(MODULES)
 
 
 @pytest.fixture(scope="module")
