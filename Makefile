@@ -19,7 +19,7 @@ else ifneq ($(LAB),docker)
 $(error LAB must be docker or ssh; got '$(LAB)')
 endif
 
-.PHONY: help up down status test test-full check lint unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup
+.PHONY: help up down status test test-full check lint unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup chaos-ops
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 	@echo "make chaos-backup  the backup drills: PITR, backup during a failover, disaster restore (chaos/backup_drills.yml)"
+	@echo "make chaos-ops     the day-2 experiments: etcd members added, replaced, removed under load (chaos/etcd_membership.yml)"
 	@echo "make backup [TYPE=incr]  a pgBackRest backup now (full, diff or incr), then the repository's backups"
 	@echo "make bench-backup [SCALE=50]  backup sizes, times and GiB/min, and a whole-cluster restore, on a pgbench database"
 
@@ -115,6 +116,9 @@ bench-durability: venv
 
 chaos-backup: venv
 	ansible-playbook chaos/backup_drills.yml
+
+chaos-ops: venv
+	ansible-playbook chaos/etcd_membership.yml
 
 TYPE ?= incr
 backup: venv
