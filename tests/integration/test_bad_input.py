@@ -191,13 +191,15 @@ def failure_messages(event: Dict[str, Any]) -> List[str]:
     return msgs
 
 
-def run_playbook(workdir: Path, inventory: Path, playbook: Path) -> Outcome:
+def run_playbook(workdir: Path, inventory: Path, playbook: Path, allowed_play: str = VALIDATION_PLAY,
+                 extravars: Optional[Dict[str, Any]] = None) -> Outcome:
     plugins = workdir / "callback_plugins"
     plugins.mkdir(exist_ok=True)
     (plugins / "pgha_bad_input_tripwire.py").write_text(TRIPWIRE_PLUGIN)
     runner = ansible_runner.run(
         **runner_args(workdir, inventory, playbook, ANSIBLE_CALLBACK_PLUGINS=str(plugins),
-                      PGHA_TRIPWIRE_ALLOWED_PLAY=VALIDATION_PLAY),
+                      PGHA_TRIPWIRE_ALLOWED_PLAY=allowed_play),
+        extravars=extravars or {},
         timeout=RUN_TIMEOUT,
     )
     events = sorted(runner.events, key=lambda e: e.get("counter", 0))
@@ -547,3 +549,43 @@ def test_tripwire_stops_a_second_play(tmp_path):
     assert out.plays_started == [VALIDATION_PLAY, "Prepare every host"], why
     assert not marker.exists(), why
     assert not out.changed, why
+
+
+# ---- playbooks/remove_node.yml: its refusals, before anything changes --------------------------
+
+REMOVE_NODE = PROJECT / "playbooks" / "remove_node.yml"
+REMOVE_CHECK_PLAY = "Check what is to be removed before anything changes"
+
+
+def five_etcd_hosts(hosts, _vars):
+    """etcd on five hosts of its own (etcd1..etcd5), apart from the database nodes."""
+    _groups(hosts)["etcd_cluster"]["hosts"] = {
+        "etcd%d" % i: {"cluster_address": "172.28.10.%d" % (50 + i)} for i in range(1, 6)}
+
+
+REMOVE_CASES = [
+    # (id, extra vars, words the message must contain)
+    ("even-count-left", {"node": "etcd5", "remove_node_confirm": "etcd5"}, ("etcd_cluster", "4 member(s)", "pairs")),
+    ("fewer-than-three-left", {"node": "etcd3,etcd4,etcd5", "remove_node_confirm": "etcd3,etcd4,etcd5"},
+     ("etcd_cluster", "2 member(s)")),
+    ("not-confirmed", {"node": "etcd4,etcd5"}, ("remove_node_confirm",)),
+    ("confirm-differs", {"node": "etcd4,etcd5", "remove_node_confirm": "etcd4"}, ("remove_node_confirm",)),
+    ("unknown-host", {"node": "etcd9", "remove_node_confirm": "etcd9"}, ("etcd9", "not in the inventory")),
+    ("not-set", {}, ("node", "(not set)")),
+    ("database-node", {"node": "patroni3", "remove_node_confirm": "patroni3"}, ("patroni3", "patroni_cluster")),
+]
+
+
+@pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in REMOVE_CASES])
+def test_remove_node_refuses_before_any_change(tmp_path, extravars, words):
+    """remove_node.yml stops in its checking play, names what is wrong, and changes nothing."""
+    out = run_playbook(tmp_path, _prepare(Case("five-etcd", five_etcd_hosts, ()), tmp_path), REMOVE_NODE,
+                       allowed_play=REMOVE_CHECK_PLAY, extravars=extravars)
+    why = out.describe()
+    assert out.status == "failed" and out.rc not in (0, TRIPWIRE_RC), why
+    assert out.plays_started == [REMOVE_CHECK_PLAY], why
+    assert not out.changed, why
+    assert out.failures, why
+    message = "\n".join(failure_messages(out.failures[0]))
+    for word in words:
+        assert word in message, "%r not in %r\n%s" % (word, message, why)
