@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # The HTTP side of the etcd_* modules: etcd token authentication, the member list with each member's /health and
-# maintenance status, and the membership changes (member add/remove) through etcd's v3 JSON gateway (HTTP through
-# pgha_http, parsing and the decisions in pgha_etcd).
-"""etcd v3 JSON gateway requests shared by etcd_cluster_info and etcd_member: auth tokens, reads, member add/remove."""
+# maintenance status, the membership changes (member add/remove) and the key reads and deletes (etcd_key) through
+# etcd's v3 JSON gateway (HTTP through pgha_http, parsing and the decisions in pgha_etcd and pgha_etcd_kv).
+"""etcd v3 JSON gateway requests of the etcd_* modules: auth tokens, reads, member add/remove, key range/delete."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ansible.module_utils.pgha_etcd import (
     parse_status,
     validate_member_list,
 )
+from ansible.module_utils.pgha_etcd_kv import delete_body, range_body, validate_kv_answer
 from ansible.module_utils.pgha_http import (
     HttpOptions,
     RequestError,
@@ -124,3 +125,26 @@ def member_add(url: str, peer_urls: Sequence[str], opts: HttpOptions, auth: Etcd
 def member_remove(url: str, member_id: int, opts: HttpOptions, auth: EtcdAuth) -> Any:
     """``POST <url>/v3/cluster/member/remove`` (the gateway takes the uint64 ID as a decimal string)."""
     return _change(url, "/v3/cluster/member/remove", {"ID": str(member_id)}, opts, auth)
+
+
+def _kv(url: str, path: str, body: Dict[str, Any], opts: HttpOptions, auth: EtcdAuth) -> Any:
+    """POST one kv request to ``url``: etcd's answer, checked (an unexpected one raises RequestError)."""
+    full = join_url(url, path)
+    data = request_json("POST", full, opts, body=body, headers=auth.headers(url))
+    problem = validate_kv_answer(data)
+    if problem:
+        raise RequestError(full, "%s: unexpected answer: %s" % (full, problem))
+    return data
+
+
+def kv_range(url: str, key: bytes, range_end: Optional[bytes], opts: HttpOptions, auth: EtcdAuth,
+             keys_only: bool = False, count_only: bool = False) -> Any:
+    """``POST <url>/v3/kv/range`` of ``key`` (up to ``range_end``, excluded): etcd's answer (base64 ``kvs``)."""
+    return _kv(url, "/v3/kv/range", range_body(key, range_end, keys_only=keys_only, count_only=count_only), opts,
+               auth)
+
+
+def kv_delete(url: str, key: bytes, range_end: Optional[bytes], opts: HttpOptions, auth: EtcdAuth,
+              prev_kv: bool = False) -> Any:
+    """``POST <url>/v3/kv/deleterange`` of ``key`` (up to ``range_end``): etcd's answer (``deleted``, a string)."""
+    return _kv(url, "/v3/kv/deleterange", delete_body(key, range_end, prev_kv=prev_kv), opts, auth)
