@@ -113,6 +113,11 @@ options:
           poll rounds with two writable nodes).
         type: bool
         default: false
+      max_vip_moves:
+        description:
+          - Most times the balancer answering the VIP may change (RV(analysis.vip_holders)); V(0) asserts that the
+            VIP never moved. Unset, the moves are only reported.
+        type: int
       max_ack_overlap_s:
         description:
           - Longest time an earlier primary may still acknowledge writes after a later one acknowledged its first
@@ -212,6 +217,10 @@ analysis:
       description: Seconds an earlier primary still acknowledged writes after a later one's first (0.0 for a clean
         handover, null with one primary).
       type: float
+    vip_holders:
+      description: The balancer that answered the VIP, each time that changed (balancer, at_s after the load start).
+      type: list
+      elements: dict
     failover:
       description:
         - What the first C(fault_injected) event changed - fault_event, fault_t (epoch), fault_detail, old_leader (the
@@ -388,6 +397,11 @@ def evaluate(an: Analysis, bounds: Dict[str, Any], assertions: List[Dict[str, An
                                                           rel(sp["last"], t0)) for sp in an.ack_spans)
         failures.append("an old primary still acknowledged writes %.3f s after the next one acknowledged its first "
                         "> max_ack_overlap_s %s (acknowledgements: %s)" % (overlap, max_overlap, spans))
+    max_moves = bounds.get("max_vip_moves")
+    moves = max(0, len(an.vip_holders) - 1)
+    if max_moves is not None and moves > max_moves:
+        failures.append("the VIP moved %d time(s) > max_vip_moves %d (%s)" % (
+            moves, max_moves, ", ".join("%s at %s s" % (h["balancer"], rel(h["t"], t0)) for h in an.vip_holders)))
     for a in assertions:
         if not a.get("passed"):
             detail = " (%s)" % a["detail"] if a.get("detail") else ""
@@ -415,6 +429,7 @@ def short_analysis(an: Analysis) -> Dict[str, Any]:
                   "failed": r.failed, "latency_ms": r.latency_ms, "servers": r.servers},
         "ack_spans": [dict(sp, first=rel(sp["first"], t0), last=rel(sp["last"], t0)) for sp in an.ack_spans],
         "ack_overlap_s": an.ack_overlap_s,
+        "vip_holders": [{"balancer": h["balancer"], "at_s": rel(h["t"], t0)} for h in an.vip_holders],
         "failover": an.failover, "phases": an.phases, "watches": an.watches,
         "fault_gaps": [dict(g, t=rel(g["t"], t0), gap_start=rel(g["gap_start"], t0), gap_end=rel(g["gap_end"], t0))
                        for g in an.fault_gaps],
@@ -562,6 +577,10 @@ def render_markdown(doc: Dict[str, Any]) -> str:
                          for sp in spans])
         out += ["", "An old primary acknowledged writes for %s s after the next one's first (0: a clean handover)."
                 % cell(an.get("ack_overlap_s"))]
+    holders = an.get("vip_holders") or []
+    if holders:
+        out += ["", "## VIP holder (who answered the VIP)", ""]
+        out += md_table(["t (s)", "balancer"], [[rel(h["t"], t0), h["balancer"]] for h in holders[:50]])
     changes = an.get("writable_changes") or []
     if changes:
         out += ["", "## Writable nodes (direct polls)", ""]
@@ -720,6 +739,7 @@ def build_argument_spec() -> Dict[str, Any]:
             allow_split_brain=dict(type="bool", default=False),
             allow_writable_overlap=dict(type="bool", default=False),
             max_ack_overlap_s=dict(type="float"),
+            max_vip_moves=dict(type="int"),
         )),
     )
 

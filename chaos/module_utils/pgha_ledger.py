@@ -332,6 +332,9 @@ class Analysis:
     # Seconds an earlier primary still acknowledged writes after the next one acknowledged its first
     # (0.0 for a clean handover; None with fewer than two primaries).
     ack_overlap_s: Optional[float] = None
+    # Which balancer answered the VIP, each time that changed (from the vip watcher's records): the first entry
+    # is the holder at the start, each further one a move.
+    vip_holders: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
     # The watchers' attempts by kind (dcs, lb, vip) and outcome; all 0 without watchers.
     watches: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
     # The failover after the first fault_injected event (failover_phases()): what changed (old and new leader,
@@ -618,6 +621,18 @@ def writable_rounds(polls: Sequence[Record]) -> Tuple[List[Dict[str, Any]], List
     return multi, changes
 
 
+def vip_holders(watches: Sequence[Record]) -> List[Dict[str, Any]]:
+    """The balancer that answered the VIP, in time order, each time it changed: ``t`` (the answer's end) and
+    ``balancer``. Records without an answer (a timeout while the VIP moves) are skipped."""
+    answers = sorted((r for r in watches if r.get("kind") == "vip" and r.get("balancer") and _num(r.get("end"))),
+                     key=lambda r: float(r["end"]))
+    changes: List[Dict[str, Any]] = []
+    for rec in answers:
+        if not changes or changes[-1]["balancer"] != rec["balancer"]:
+            changes.append({"t": float(rec["end"]), "balancer": str(rec["balancer"])})
+    return changes
+
+
 # ------------------------------------------------------------------------------------------- phases
 def _observed(rec: Mapping[str, Any]) -> bool:
     return rec.get("outcome") == "ok" and _num(rec.get("start")) and _num(rec.get("end"))
@@ -878,6 +893,7 @@ def analyze(
     an.ack_overlap_s = ack_overlap(an.ack_spans)
     counts = count_outcomes(watches)
     an.watches = {kind: counts[kind] for kind in WATCH_KINDS}
+    an.vip_holders = vip_holders(watches)[:LIST_LIMIT]
     an.failover, an.phases = failover_phases(writes, polls, watches, events, balancers)
     an.fault_gaps = fault_gaps(writes, events, load_stop)
     sb = an.split_brain

@@ -370,3 +370,21 @@ def test_ack_overlap_bound():
     failures = mod.evaluate(an, {"max_ack_overlap_s": 0}, [], None, False)
     assert any("still acknowledged writes 1.000 s after" in f and "a (timeline 1)" in f for f in failures)
     assert not any("acknowledged writes" in f for f in mod.evaluate(an, {}, [], None, False))
+
+
+def _vip(t: float, balancer: str):
+    return L.make_record("vip", T0 + t, T0 + t + 0.01, "ok", node="10.0.0.100", balancer=balancer)
+
+
+def test_vip_moves_bound():
+    """max_vip_moves 0 fails on a move and names who answered when; unset, a move is only reported."""
+    writes = [L.make_record("write", T0 + t, T0 + t + 0.01, "ok", id=i, server="a", timeline=1)
+              for i, t in enumerate((0.0, 1.0, 2.0), 1)]
+    an = L.analyze(writes + [_vip(0, "haproxy1"), _vip(1, "haproxy3"), _vip(2, "haproxy1")])
+    failures = mod.evaluate(an, {"max_vip_moves": 0}, [], None, False)
+    assert any(f.startswith("the VIP moved 2 time(s) > max_vip_moves 0") and "haproxy3 at 1.01 s" in f
+               for f in failures), failures
+    assert not any("VIP moved" in f for f in mod.evaluate(an, {"max_vip_moves": 2}, [], None, False))
+    assert not any("VIP moved" in f for f in mod.evaluate(an, {}, [], None, False))
+    still = L.analyze(writes + [_vip(0, "haproxy1"), _vip(1, "haproxy1")])
+    assert not any("VIP moved" in f for f in mod.evaluate(still, {"max_vip_moves": 0}, [], None, False))

@@ -484,6 +484,21 @@ def test_switchover_phases():
     assert ph["first_write"]["at_s"] == pytest.approx(1.604) and an.failover["first_write_server"] == B
 
 
+def test_vip_holders_list_each_change_and_skip_timeouts():
+    """The holder at the start, then each move; a timed-out answer while the VIP moves is no holder."""
+    recs = vip_answers(0, 5.0, "haproxy1") + vip_answers(5.0, 7.0, None) + vip_answers(7.1, 10, "haproxy2")
+    recs += vip_answers(10, 12, "haproxy1")
+    an = L.analyze(recs)
+    assert [h["balancer"] for h in an.vip_holders] == ["haproxy1", "haproxy2", "haproxy1"]
+    assert an.vip_holders[1]["t"] == pytest.approx(T0 + 7.102)
+    assert L.vip_holders([]) == []
+
+
+def test_vip_holders_without_a_move():
+    an = L.analyze(vip_answers(0, 10, "haproxy1"))
+    assert [h["balancer"] for h in an.vip_holders] == ["haproxy1"]
+
+
 def test_vip_move_phases():
     """HAProxy stopped on haproxy1 (the VIP holder) at 5.0: the VIP answers from haproxy2 at 7.1, writes (same
     leader) resume at 7.3 after failing from 5.06."""
