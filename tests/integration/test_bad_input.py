@@ -572,7 +572,12 @@ REMOVE_CASES = [
     ("confirm-differs", {"node": "etcd4,etcd5", "remove_node_confirm": "etcd4"}, ("remove_node_confirm",)),
     ("unknown-host", {"node": "etcd9", "remove_node_confirm": "etcd9"}, ("etcd9", "not in the inventory")),
     ("not-set", {}, ("node", "(not set)")),
-    ("database-node", {"node": "patroni3", "remove_node_confirm": "patroni3"}, ("patroni3", "patroni_cluster")),
+    ("backup-host", {"node": "backup1", "remove_node_confirm": "backup1"}, ("backup1", "backup_repository")),
+    ("too-few-replicas-left", {"node": "patroni2,patroni3", "remove_node_confirm": "patroni2,patroni3"},
+     ("patroni_durability", "1 Patroni member(s)", "0 replica(s)")),
+    ("strict-needs-two-replicas", {"node": "patroni3", "remove_node_confirm": "patroni3", "patroni_durability": "strict"},
+     ("patroni_durability 'strict'", "1 replica(s)")),
+    ("last-balancer", {"node": "haproxy1,haproxy2", "remove_node_confirm": "haproxy1,haproxy2"}, ("no balancer", "VIP")),
 ]
 
 
