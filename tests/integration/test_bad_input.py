@@ -575,9 +575,11 @@ REMOVE_CASES = [
     ("backup-host", {"node": "backup1", "remove_node_confirm": "backup1"}, ("backup1", "backup_repository")),
     ("too-few-replicas-left", {"node": "patroni2,patroni3", "remove_node_confirm": "patroni2,patroni3"},
      ("patroni_durability", "1 Patroni member(s)", "0 replica(s)")),
-    ("strict-needs-two-replicas", {"node": "patroni3", "remove_node_confirm": "patroni3", "patroni_durability": "strict"},
+    ("strict-needs-two-replicas",
+     {"node": "patroni3", "remove_node_confirm": "patroni3", "patroni_durability": "strict"},
      ("patroni_durability 'strict'", "1 replica(s)")),
-    ("last-balancer", {"node": "haproxy1,haproxy2", "remove_node_confirm": "haproxy1,haproxy2"}, ("no balancer", "VIP")),
+    ("last-balancer", {"node": "haproxy1,haproxy2", "remove_node_confirm": "haproxy1,haproxy2"},
+     ("no balancer", "VIP")),
 ]
 
 
@@ -589,6 +591,35 @@ def test_remove_node_refuses_before_any_change(tmp_path, extravars, words):
     why = out.describe()
     assert out.status == "failed" and out.rc not in (0, TRIPWIRE_RC), why
     assert out.plays_started == [REMOVE_CHECK_PLAY], why
+    assert not out.changed, why
+    assert out.failures, why
+    message = "\n".join(failure_messages(out.failures[0]))
+    for word in words:
+        assert word in message, "%r not in %r\n%s" % (word, message, why)
+
+
+# ---- playbooks/update.yml: its settings, checked before anything changes -----------------------
+
+UPDATE = PROJECT / "playbooks" / "update.yml"
+UPDATE_CHECK_PLAY = "Check the cluster before the update"
+
+UPDATE_CASES = [
+    # (id, extra vars, words the message must contain)
+    ("lag-not-a-number", {"patroni_update_max_lag_bytes": "16MB"}, ("patroni_update_max_lag_bytes", "'16MB'")),
+    ("lag-negative", {"patroni_update_max_lag_bytes": -1}, ("patroni_update_max_lag_bytes", "'-1'")),
+    ("restart-unknown", {"patroni_update_restart": "never"}, ("patroni_update_restart", "'never'")),
+    ("timeout-not-a-number", {"patroni_update_timeout": "5m"}, ("patroni_update_timeout", "'5m'")),
+]
+
+
+@pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in UPDATE_CASES])
+def test_update_refuses_bad_settings_before_any_change(tmp_path, extravars, words):
+    """update.yml stops in its checking play on a bad setting, names it, and changes nothing."""
+    out = run_playbook(tmp_path, _prepare(Case("good", lambda h, v: None, ()), tmp_path), UPDATE,
+                       allowed_play=UPDATE_CHECK_PLAY, extravars=extravars)
+    why = out.describe()
+    assert out.status == "failed" and out.rc not in (0, TRIPWIRE_RC), why
+    assert out.plays_started == [UPDATE_CHECK_PLAY], why
     assert not out.changed, why
     assert out.failures, why
     message = "\n".join(failure_messages(out.failures[0]))
