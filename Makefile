@@ -19,14 +19,14 @@ else ifneq ($(LAB),docker)
 $(error LAB must be docker or ssh; got '$(LAB)')
 endif
 
-.PHONY: help up down status test test-full check lint unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup chaos-ops
+.PHONY: help up down status test test-full check lint rules unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup chaos-ops
 
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "             LAB=ssh with any lab target: the SSH lab (inventories/ssh-lab), nodes reached like VMs"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
-	@echo "make check   the fast loop (~1.5 min): lint (yamllint, ansible-lint, ruff, mypy), unit tests, validate-modules"
+	@echo "make check   the fast loop (~2 min): lint (yamllint, ansible-lint, ruff, mypy), alert rule tests (promtool), unit tests, validate-modules"
 	@echo "make test    lint + unit tests + bad-input matrix + Molecule default and ssh (what CI runs)"
 	@echo "make test-full  make test + the interrupted runs"
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
@@ -37,7 +37,7 @@ help:
 	@echo "make bench-path  pgbench through the VIP against libpq's multi-host path to the nodes: TPS and ratio"
 	@echo "make bench-durability [N=5]  each durability mode: pgbench TPS/latency, lost writes of partition and crash"
 	@echo "make chaos-backup  the backup drills: PITR, backup during a failover, disaster restore (chaos/backup_drills.yml)"
-	@echo "make chaos-ops     the day-2 experiments: etcd members added, replaced, removed under load (chaos/etcd_membership.yml)"
+	@echo "make chaos-ops     the day-2 operations under load: replica, balancer, etcd members added/replaced/removed, rolling update (chaos/operations.yml)"
 	@echo "make backup [TYPE=incr]  a pgBackRest backup now (full, diff or incr), then the repository's backups"
 	@echo "make bench-backup [SCALE=50]  backup sizes, times and GiB/min, and a whole-cluster restore, on a pgbench database"
 
@@ -78,8 +78,13 @@ unit: venv
 	pytest tests/unit tests/sanity tests/integration tests/interrupted
 
 # Everyday work: everything that needs no container (the bad-input matrix excepted, ~50 s).
-check: lint
+check: lint rules
 	pytest tests/unit tests/sanity
+
+# The alert rules (monitoring/alerts/): promtool's syntax check and their unit tests.
+rules: venv
+	promtool check rules monitoring/alerts/pgha.rules.yml
+	promtool test rules monitoring/alerts/tests/pgha.rules.test.yml
 
 # site.yml killed in every role on its own fresh containers (int-*, network pgha-interrupted), then
 # run again to a healthy cluster. Needs the image; about 12 minutes.
@@ -118,7 +123,7 @@ chaos-backup: venv
 	ansible-playbook chaos/backup_drills.yml
 
 chaos-ops: venv
-	ansible-playbook chaos/etcd_membership.yml
+	ansible-playbook chaos/operations.yml
 
 TYPE ?= incr
 backup: venv
@@ -130,6 +135,6 @@ bench-backup: venv
 
 # What CI runs (.ci/run). The interrupted runs (about 15 minutes alone) do not fit in CI's hour
 # beside both Molecule scenarios: test-full adds them (README, Tests).
-test: lint unit molecule molecule-ssh
+test: lint rules unit molecule molecule-ssh
 
 test-full: test interrupted

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare the control host (Debian 12, root) for the lab and the tests. Idempotent:
-#   - installs what is missing: Docker engine (docker.io), debootstrap, python3-venv, psql;
+#   - installs what is missing: Docker engine (docker.io), debootstrap, python3-venv, psql,
+#     promtool (Debian's prometheus package, for the alert rules' tests; its service is disabled);
 #   - uses a Docker engine that already answers, or starts dockerd in the background (systemd
 #     is not PID 1 on the build machines this project targets).
 set -euo pipefail
@@ -17,6 +18,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# promtool comes only with the server package; the host runs no Prometheus of its own.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "host-setup: installing prometheus (for promtool)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 if docker info >/dev/null 2>&1; then
