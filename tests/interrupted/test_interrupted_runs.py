@@ -67,14 +67,14 @@ KILL_POINTS: List[KillPoint] = [
     KillPoint("postgresql", "Install the PostgreSQL packages", "first_ok",
               "the first node has PostgreSQL installed, the others are still inside apt/dpkg; that apt keeps "
               "running in the containers after the kill, so the rerun meets a held dpkg lock"),
+    KillPoint("pgbackrest", "Start the pgBackRest TLS server and enable it at boot", "start",
+              "pgbackrest.conf and the TLS copies are written on every node and the repository host (before "
+              "Patroni starts), but no TLS server runs and the restart is a handler of the killed process; "
+              "PostgreSQL does not exist yet: the rerun must start the servers, then Patroni, then create the "
+              "stanza, check archiving and take the first backup"),
     KillPoint("patroni", "Start Patroni on the other members", "start",
               "the first member has bootstrapped the cluster (leader key in etcd, initdb done) and the others "
               "are configured but not started: the rerun must join them as replicas, not bootstrap again"),
-    KillPoint("pgbackrest", "Start the pgBackRest TLS server and enable it at boot", "start",
-              "pgbackrest.conf and the TLS copies are written on every node and the repository host, but no "
-              "TLS server runs and the restart is a handler of the killed process; archive pushes fail meanwhile "
-              "and there is no stanza yet: the rerun must start the servers, create the stanza, check "
-              "archiving and take the first backup"),
     KillPoint("haproxy", "Start HAProxy and enable it at boot", "start",
               "haproxy.cfg is written, but the HAProxy Debian's package started still runs its default "
               "configuration; the reload is a handler queued for the end of the play, lost with the process"),
@@ -123,7 +123,7 @@ def test_verify_tasks_follow_the_backup_host(tmp_path: Path) -> None:
 def test_kill_points_are_in_site_order() -> None:
     """One kill point per role of site.yml, in the order the plays run them."""
     roles = [k.role for k in KILL_POINTS]
-    assert roles == ["common", "pki", "etcd", "postgresql", "patroni", "pgbackrest", "haproxy", "keepalived"]
+    assert roles == ["common", "pki", "etcd", "postgresql", "pgbackrest", "patroni", "haproxy", "keepalived"]
     assert all(k.trigger in ("start", "first_ok") for k in KILL_POINTS)
 
 
