@@ -583,19 +583,24 @@ REMOVE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in REMOVE_CASES])
-def test_remove_node_refuses_before_any_change(tmp_path, extravars, words):
-    """remove_node.yml stops in its checking play, names what is wrong, and changes nothing."""
-    out = run_playbook(tmp_path, _prepare(Case("five-etcd", five_etcd_hosts, ()), tmp_path), REMOVE_NODE,
-                       allowed_play=REMOVE_CHECK_PLAY, extravars=extravars)
+def assert_refused_in_check_play(tmp_path, case, playbook, check_play, extravars, words):
+    """``playbook`` stops in its first (checking) play, with a message holding ``words``, and changes nothing."""
+    out = run_playbook(tmp_path, _prepare(case, tmp_path), playbook, allowed_play=check_play, extravars=extravars)
     why = out.describe()
     assert out.status == "failed" and out.rc not in (0, TRIPWIRE_RC), why
-    assert out.plays_started == [REMOVE_CHECK_PLAY], why
+    assert out.plays_started == [check_play], why
     assert not out.changed, why
     assert out.failures, why
     message = "\n".join(failure_messages(out.failures[0]))
     for word in words:
         assert word in message, "%r not in %r\n%s" % (word, message, why)
+
+
+@pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in REMOVE_CASES])
+def test_remove_node_refuses_before_any_change(tmp_path, extravars, words):
+    """remove_node.yml stops in its checking play, names what is wrong, and changes nothing."""
+    assert_refused_in_check_play(tmp_path, Case("five-etcd", five_etcd_hosts, ()), REMOVE_NODE, REMOVE_CHECK_PLAY,
+                                 extravars, words)
 
 
 # ---- playbooks/update.yml: its settings, checked before anything changes -----------------------
@@ -615,13 +620,5 @@ UPDATE_CASES = [
 @pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in UPDATE_CASES])
 def test_update_refuses_bad_settings_before_any_change(tmp_path, extravars, words):
     """update.yml stops in its checking play on a bad setting, names it, and changes nothing."""
-    out = run_playbook(tmp_path, _prepare(Case("good", lambda h, v: None, ()), tmp_path), UPDATE,
-                       allowed_play=UPDATE_CHECK_PLAY, extravars=extravars)
-    why = out.describe()
-    assert out.status == "failed" and out.rc not in (0, TRIPWIRE_RC), why
-    assert out.plays_started == [UPDATE_CHECK_PLAY], why
-    assert not out.changed, why
-    assert out.failures, why
-    message = "\n".join(failure_messages(out.failures[0]))
-    for word in words:
-        assert word in message, "%r not in %r\n%s" % (word, message, why)
+    assert_refused_in_check_play(tmp_path, Case("good", lambda h, v: None, ()), UPDATE, UPDATE_CHECK_PLAY,
+                                 extravars, words)
