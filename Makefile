@@ -27,8 +27,8 @@ help:
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make check   the fast loop (~2 min): lint (yamllint, ansible-lint, ruff, mypy), alert rule tests (promtool), unit tests, validate-modules"
-	@echo "make test    lint + unit tests + bad-input matrix + Molecule default and ssh (what CI runs)"
-	@echo "make test-full  make test + the interrupted runs"
+	@echo "make test    lint + unit tests + bad-input matrix + Molecule ssh with every experiment (what CI runs)"
+	@echo "make test-full  make test + Molecule default (the Docker connection) + the interrupted runs"
 	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
 	@echo "make chaos   every chaos experiment against the lab (chaos/all.yml), reports in reports/"
 	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
@@ -91,10 +91,13 @@ rules: venv
 interrupted: image
 	PGHA_RUN_INTERRUPTED=1 pytest tests/interrupted -v
 
+# The same through the Docker API (the lab's connection): site.yml, idempotence, every chaos
+# experiment, the verify (molecule/default). In test-full.
 molecule: image
 	molecule test --scenario-name default
 
-# The VM path: site.yml, idempotence and verify over SSH as a sudo user (molecule/ssh).
+# The VM path: site.yml, idempotence, every chaos experiment and the verify over SSH as a sudo
+# user (molecule/ssh). What CI runs.
 molecule-ssh: image
 	molecule test --scenario-name ssh
 
@@ -133,8 +136,10 @@ SCALE ?= 50
 bench-backup: venv
 	python chaos/tools/bench_backup.py --scale $(SCALE)
 
-# What CI runs (.ci/run). The interrupted runs (about 15 minutes alone) do not fit in CI's hour
-# beside both Molecule scenarios: test-full adds them (README, Tests).
-test: lint rules unit molecule molecule-ssh
+# What CI runs (.ci/run): lint, the alert rules, the unit tests and bad-input matrix, and the
+# SSH scenario (the cluster built over SSH like VMs, every chaos experiment, the verify). The
+# same cluster and experiments through the Docker API (molecule default, ~45 min) and the
+# interrupted runs (~25 min) do not fit in CI's hour beside it: test-full adds them (README, Tests).
+test: lint rules unit molecule-ssh
 
-test-full: test interrupted
+test-full: test molecule interrupted
