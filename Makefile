@@ -24,7 +24,7 @@ endif
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "             LAB=ssh with any lab target: the SSH lab (inventories/ssh-lab), nodes reached like VMs"
-	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder)"
+	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder, firing alerts)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make check   the fast loop (~2 min): lint (yamllint, ansible-lint, ruff, mypy), alert rule tests (promtool), unit tests, validate-modules"
 	@echo "make test    lint + unit tests + bad-input matrix + Molecule ssh with every experiment (what CI runs)"

@@ -347,6 +347,24 @@ def backup_repository_on_a_node(hosts, _vars):
     _groups(hosts)["backup_repository"]["hosts"] = {"patroni3": None}
 
 
+def two_monitoring_hosts(hosts, all_vars):
+    """Two hosts in group monitoring (with the monitoring's passwords: only the count is wrong)."""
+    _groups(hosts)["monitoring"] = {"hosts": {
+        "monitor1": {"cluster_address": "172.28.10.51"},
+        "monitor2": {"cluster_address": "172.28.10.52"},
+    }}
+    all_vars.update({"prometheus_web_password": _password(24), "alertmanager_web_password": _password(24),
+                     "exporters_postgres_password": _password(24)})
+
+
+# roles/prometheus/defaults/main.yml's thresholds, one of them not a number.
+PROMETHEUS_THRESHOLDS_BAD = {
+    "sync_wanted": 1, "replica_lag_bytes": "1MB", "leader_change_window": "10m", "etcd_leader_changes": 3,
+    "backup_max_age_seconds": 93600, "disk_free_percent_low": 10, "disk_free_percent_trend": 25,
+    "cert_expiry_seconds": 2592000,
+}
+
+
 CASES = [
     # -- the brief's matrix
     Case("etcd-2-members", etcd_members("patroni1", "patroni2"), ("etcd_cluster",), ("2 member(s)",)),
@@ -434,6 +452,12 @@ CASES = [
          ("haproxy_patroni_api_port", "patroni_restapi_port")),
     Case("pki-extra-san-malformed", set_all_var("pki_extra_sans", ["db.example.com"]),
          ("pki_extra_sans",), ("db.example.com",)),
+    # -- monitoring (checked with or without a monitoring host)
+    Case("prometheus-threshold-not-a-number", set_all_var("prometheus_alert_thresholds", PROMETHEUS_THRESHOLDS_BAD),
+         ("prometheus_alert_thresholds",), ("replica_lag_bytes", "1MB")),
+    Case("prometheus-scrape-interval-below-1s", set_all_var("prometheus_scrape_interval", "500ms"),
+         ("prometheus_scrape_interval",), ("500ms",)),
+    Case("monitoring-two-hosts", two_monitoring_hosts, ("monitoring", "monitor1", "monitor2"), ("2 hosts",)),
 ]
 
 
