@@ -532,16 +532,25 @@ def test_broken_inventory_failure_names_the_variable(case: Case, matrix):
     assert out.failures, "no task failed:\n" + why
 
     # The first failed task is the one that stopped the run (any_errors_fatal); it names the culprit.
+    # Several hosts can fail that task at once (the matrix's hosts all run on the control host) and
+    # their events arrive in any order: the culprit's message is one of them.
     first = out.failures[0]
     assert first["event_data"].get("play") == VALIDATION_PLAY, why
-    message = "\n".join(failure_messages(first))
-    where = "%s / %s" % (first["event_data"].get("host"), first["event_data"].get("task"))
-    for name in case.names:
-        assert _has_word(message, name), "message of %s does not name %r:\n%s\n---\n%s" % (where, name, message, why)
-    for value in case.values:
-        assert value in message, "message of %s does not show %r:\n%s\n---\n%s" % (where, value, message, why)
-    for name in case.absent:
-        assert not _has_word(message, name), "message of %s names %r too:\n%s\n---\n%s" % (where, name, message, why)
+    same_task = [e for e in out.failures if e["event_data"].get("task") == first["event_data"].get("task")]
+
+    def problems(event: Dict[str, Any]) -> List[str]:
+        message = "\n".join(failure_messages(event))
+        where = "%s / %s" % (event["event_data"].get("host"), event["event_data"].get("task"))
+        found = ["message of %s does not name %r:\n%s" % (where, name, message)
+                 for name in case.names if not _has_word(message, name)]
+        found += ["message of %s does not show %r:\n%s" % (where, value, message)
+                  for value in case.values if value not in message]
+        found += ["message of %s names %r too:\n%s" % (where, name, message)
+                  for name in case.absent if _has_word(message, name)]
+        return found
+
+    reports = [problems(event) for event in same_task]
+    assert any(not r for r in reports), "\n".join(reports[0]) + "\n---\n" + why
 
 
 def test_good_inventory_passes_validation(tmp_path):
