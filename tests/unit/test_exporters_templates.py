@@ -142,11 +142,13 @@ def test_the_password_is_only_in_the_root_only_file(rendered: Dict[str, str]) ->
 def test_flags_and_web_configuration(rendered: Dict[str, str]) -> None:
     assert ('ARGS="--web.listen-address=:9187 --web.config.file=/etc/pgha/exporters/web-config.yml"'
             in rendered["pg_default"])
+    exclude = (' --collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+'
+               '|var/lib/containers/storage/.+|etc/(hostname|hosts|resolv[.]conf))($|/)"')
     assert ('ARGS="--web.listen-address=:9100 --web.config.file=/etc/pgha/exporters/web-config.yml'
-            ' --collector.textfile.directory=/var/lib/prometheus/node-exporter"' in rendered["node_default"])
+            ' --collector.textfile.directory=/var/lib/prometheus/node-exporter' + exclude in rendered["node_default"])
     # Without TLS: plain HTTP, no web configuration.
-    assert ('ARGS="--web.listen-address=:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter"'
-            in rendered["node_default_plain"])
+    assert ('ARGS="--web.listen-address=:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter'
+            + exclude in rendered["node_default_plain"])
     assert yaml.safe_load(rendered["web_config"]) == {"tls_server_config": {
         "cert_file": "/etc/pgha/tls/node.crt", "key_file": "/etc/pgha/tls/exporter.key",
         "client_ca_file": "/etc/pgha/tls/ca.crt", "client_auth_type": "RequireAndVerifyClientCert",
