@@ -8,51 +8,21 @@ pytest's own process changes how the modules' warnings are reported to the other
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 import yaml
 
+from role_render import job, render
+
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "patroni"
 
-RENDER = r"""
-import json, sys
-import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
-
-def trusted(value):
-    # Role files are trusted templates in a play; plain YAML loading does not mark them so.
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [trusted(v) for v in value]
-    return value
-
-role, overrides = sys.argv[1], json.loads(sys.argv[2])
-role_vars = {}
-for part in ("defaults", "vars"):
-    with open("%s/%s/main.yml" % (role, part), encoding="utf-8") as fh:
-        role_vars.update(yaml.safe_load(fh))
-# The pgbackrest role's switch (a cluster without a backup repository: no archiving settings).
-variables = dict(trusted(role_vars), postgresql_version=15, cluster_tls=True, pgbackrest_enabled=False,
-                 pgbackrest_create_replica=True, **overrides)
-rendered = Templar(loader=DataLoader(), variables=variables).template(variables["__patroni_dynamic_config"])
-print(json.dumps(rendered))
-"""
-
-
 def dynamic_config(**overrides: Any) -> Dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", RENDER, str(ROLE), json.dumps(overrides)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    rendered = json.loads(proc.stdout)
+    # The pgbackrest role's switch off (a cluster without a backup repository: no archiving settings).
+    variables = dict(postgresql_version=15, cluster_tls=True, pgbackrest_enabled=False, pgbackrest_create_replica=True)
+    variables.update(overrides)
+    rendered = render(["patroni"], {"cfg": job(variable="__patroni_dynamic_config", **variables)})["cfg"]
     assert isinstance(rendered, dict)
     return rendered
 

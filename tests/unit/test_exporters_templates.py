@@ -12,10 +12,7 @@ Ansible's controller code runs in a child process, as in test_prometheus_templat
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -23,48 +20,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import yaml
 
+from role_render import job, render
+
 PROJECT = Path(__file__).resolve().parents[2]
 ROLES = ["common", "pki", "etcd", "postgresql", "patroni", "haproxy", "keepalived", "pgbackrest", "exporters"]
-
-RENDER = r"""
-import json, sys
-import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
-
-def trusted(value):
-    # Role files are trusted templates in a play; plain YAML loading does not mark them so.
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [trusted(v) for v in value]
-    return value
-
-init_plugin_loader()
-roles_dir, roles, jobs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-role_vars = {}
-for role in roles:
-    for part in ("defaults", "vars"):
-        try:
-            with open("%s/%s/%s/main.yml" % (roles_dir, role, part), encoding="utf-8") as fh:
-                role_vars.update(yaml.safe_load(fh) or {})
-        except FileNotFoundError:
-            pass
-out = {}
-for name, (template, overrides) in jobs.items():
-    variables = dict(trusted(role_vars), ansible_managed="Ansible managed", ansible_check_mode=False)
-    variables.update(overrides)
-    with open("%s/%s" % (roles_dir, template), encoding="utf-8") as fh:
-        text = fh.read()
-    # As the template module renders a file: no backslash escaping, trim_blocks on.
-    templar = Templar(loader=DataLoader(), variables=variables)
-    out[name] = templar.template(trust_as_template(text), escape_backslashes=False,
-                                 overrides=dict(trim_blocks=True, lstrip_blocks=False))
-sys.stdout.write(json.dumps(out))
-"""
 
 PASSWORD = "p@ss/w:rd,x'y%z#&?=\"q\\;$HOME\u00e9"
 HOSTS = {"patroni1": "172.28.10.11", "patroni2": "172.28.10.12", "haproxy1": "172.28.10.21", "backup1": "172.28.10.31",
@@ -105,10 +64,8 @@ JOBS: Dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def rendered() -> Dict[str, str]:
-    proc = subprocess.run([sys.executable, "-c", RENDER, str(PROJECT / "roles"), json.dumps(ROLES), json.dumps(JOBS)],
-                          capture_output=True, text=True, cwd=PROJECT, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    result: Dict[str, str] = json.loads(proc.stdout)
+    result: Dict[str, str] = render(ROLES, {name: job(template, **variables)
+                                            for name, (template, variables) in JOBS.items()})
     return result
 
 

@@ -22,43 +22,12 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import yaml
 
+from role_render import job, run_render
+
 PROJECT = Path(__file__).resolve().parents[2]
 ROLE = PROJECT / "roles" / "prometheus"
 RULES = PROJECT / "monitoring" / "alerts" / "pgha.rules.yml"
 PROMTOOL = shutil.which("promtool")
-
-RENDER = r"""
-import json, sys
-import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
-
-def trusted(value):
-    # Role files are trusted templates in a play; plain YAML loading does not mark them so.
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [trusted(v) for v in value]
-    return value
-
-init_plugin_loader()
-role, template, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-role_vars = {}
-for part in ("defaults", "vars"):
-    with open("%s/%s/main.yml" % (role, part), encoding="utf-8") as fh:
-        role_vars.update(yaml.safe_load(fh))
-variables = dict(trusted(role_vars), role_path=role, ansible_managed="Ansible managed")
-variables.update(overrides)
-with open("%s/templates/%s" % (role, template), encoding="utf-8") as fh:
-    text = fh.read()
-# As the template module renders a file: no backslash escaping, trim_blocks on.
-templar = Templar(loader=DataLoader(), variables=variables)
-sys.stdout.write(templar.template(trust_as_template(text), escape_backslashes=False,
-                                  overrides=dict(trim_blocks=True, lstrip_blocks=False)))
-"""
 
 # A lab-shaped inventory, as the template sees it on the monitoring host.
 INVENTORY: Dict[str, Any] = {
@@ -87,14 +56,13 @@ INVENTORY: Dict[str, Any] = {
 
 
 def render(template: str, **overrides: Any) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", RENDER, str(ROLE), template, json.dumps(overrides)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_render(["prometheus"], {"out": job("prometheus/templates/" + template, **overrides)})
 
 
 def rendered(template: str, **overrides: Any) -> str:
     proc = render(template, **overrides)
     assert proc.returncode == 0, proc.stderr
-    return str(proc.stdout)
+    return str(json.loads(proc.stdout)["out"])
 
 
 def body(rules: str) -> str:
@@ -196,9 +164,9 @@ def test_scrape_jobs_have_one_target_per_inventory_host(tmp_path: Path) -> None:
         "haproxy1": "172.28.10.21:9100", "haproxy2": "172.28.10.22:9100", "backup1": "172.28.10.31:9100",
         "monitor1": "172.28.10.41:9100"}
     assert all(group["labels"]["scope"] == "demo" for group in jobs["postgres"]["static_configs"])
-    for job in jobs.values():
-        assert job["scheme"] == "https"
-        assert job["tls_config"] == {
+    for scrape in jobs.values():
+        assert scrape["scheme"] == "https"
+        assert scrape["tls_config"] == {
             "ca_file": "/etc/prometheus/tls/ca.crt", "cert_file": "/etc/prometheus/tls/node.crt",
             "key_file": "/etc/prometheus/tls/node.key", "insecure_skip_verify": False}
     assert jobs["prometheus"]["basic_auth"] == {"username": "admin", "password": "prometheus-test-password"}
