@@ -19,6 +19,9 @@ description:
     watchers (the C(dcs_watch) and C(lb_watch) options of M(pg_load_probe)), its node polls and its writes -
     C(leader_key_changed), C(promoted), C(haproxy_up[<balancer>]), C(vip_moved), C(first_write), each in seconds
     after the fault (RV(analysis.phases)).
+  - With O(alerts), computes from the records of the load's alerts watcher (the C(alert_watch) option of
+    M(pg_load_probe)) when each alert fired and resolved (RV(alerts)), checks the alerts the experiment expects and
+    writes them in an "Alerts" section of the report and as marks on the plot.
   - Writes C(report.json), C(report.md) and C(timeline.png) into C(<report_dir>/<experiment>-<UTC timestamp>/).
   - In check mode everything is computed and nothing is written.
   - Run it on the controller (C(delegate_to=localhost)); it needs C(psycopg2) for O(final_ids_dsn) and
@@ -131,6 +134,49 @@ options:
             primary until it runs again); the overlap stays in the report.
         type: bool
         default: false
+  alerts:
+    description:
+      - What the monitoring (Prometheus and Alertmanager) must show of the experiment, checked against the alerts
+        Alertmanager listed during the load (records of kind C(alerts)). Unset, nothing is expected.
+      - With O(alerts.monitoring), these checks are added to the assertions (so they pass or fail the run like
+        O(assertions)) - per expected alert V(alert <name> fired after the fault) (an interval of it began at or
+        after the first C(fault_injected) event), with O(alerts.max_fire_s) V(alert <name> fired within <max_fire_s>
+        s of the fault), and V(no unexpected critical alert) (no alert of severity critical that is neither
+        expected nor allowed began during the run). Without any answer of Alertmanager in the ledger, nothing is
+        checked when nothing is expected; otherwise the expected alerts fail (no answer from Alertmanager was
+        recorded).
+    type: dict
+    suboptions:
+      expected:
+        description: Names (the alertname label) of the alerts that must fire after the fault.
+        type: list
+        elements: str
+        default: []
+      allowed:
+        description:
+          - Critical alerts that may fire without being expected (e.g. a restore from backup stops the whole
+            cluster); they do not fail V(no unexpected critical alert).
+        type: list
+        elements: str
+        default: []
+      max_fire_s:
+        description: Most seconds from the fault to each expected alert's firing; unset, the time is only reported.
+        type: float
+      resolved:
+        description:
+          - What the playbook saw after the restore, shown in the report's "resolved after restore" column (not
+            checked here). Either per alertname - C(resolved_after_restore_s) (seconds from the restore to the
+            alert's resolution, null when unknown) and C(still_firing) (bool) - or one summary of the wait -
+            C(checked) (the alerts waited for), C(still_firing) (those that did not resolve) and C(elapsed_s) (how
+            long the wait took).
+        type: dict
+        default: {}
+      monitoring:
+        description:
+          - Whether the inventory has a monitoring host. V(false) - the report says that the alerts were not checked
+            and makes no alert assertion.
+        type: bool
+        default: true
 notes:
   - Times in the report are seconds since the load started (the C(load_started) event).
   - The write gap runs from the end of the last successful write before it to the end of the first successful write
@@ -246,7 +292,7 @@ analysis:
       type: list
       elements: dict
     watches:
-      description: The watchers' attempts by kind (dcs, lb, vip) and outcome (ok, error, unknown, total).
+      description: The watchers' attempts by kind (dcs, lb, vip, alerts) and outcome (ok, error, unknown, total).
       type: dict
     duration_s: {description: Duration of the load., type: float}
 settings:
@@ -258,19 +304,36 @@ summary_row:
   returned: always
   type: dict
   sample: {experiment: leader_stop, passed: true, write_gap_s: 6.2, failed_writes: 14, unknown_writes: 1,
-           lost_writes: 0, split_brain: false, read_gap_s: 1.1, report: /work/main/reports/leader_stop-20261125T224500Z}
+           lost_writes: 0, split_brain: false, read_gap_s: 1.1, alerts: 2/2 fired,
+           report: /work/main/reports/leader_stop-20261125T224500Z}
 events:
   description: The run's events with C(rel), seconds since the load started.
   returned: always
   type: list
   elements: dict
+alerts:
+  description:
+    - The alerts of the run (also in C(report.json)) - monitoring, expected, allowed, max_fire_s, answers and
+      errors (looks of the alerts watcher that got an answer or failed), fault_t (epoch of the first
+      C(fault_injected) event), fired (the expected alerts that fired after the fault), resolved (as given in
+      O(alerts.resolved)) and intervals.
+    - Each interval - alert, instance, severity, starts_at (Alertmanager's), fired_t and resolved_t (epoch of the
+      answer that first listed it and of the first that no longer did, null when still firing at the end),
+      firing_at_start, fired_after_fault_s (null when it fired before the fault or without one) and duration_s.
+  returned: always
+  type: dict
+  sample: {monitoring: true, expected: [PatroniMemberDown], allowed: [], max_fire_s: 120.0, answers: 95, errors: 0,
+           fault_t: 1732570012.3, fired: [PatroniMemberDown], resolved: {},
+           intervals: [{alert: PatroniMemberDown, instance: patroni1, severity: critical,
+                        starts_at: "2026-11-25T22:45:20.1Z", fired_t: 1732570084.6, resolved_t: null,
+                        firing_at_start: false, fired_after_fault_s: 72.3, duration_s: 10.2}]}
 """
 
 import datetime
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -278,7 +341,12 @@ from ansible.module_utils.pgha_dsn import dsn_options
 from ansible.module_utils.pgha_ledger import (
     Analysis,
     OpStats,
+    alert_answers,
+    alert_checks,
+    alert_intervals,
     analyze,
+    count_outcomes,
+    fault_time,
     read_jsonl,
     relative_events,
     timeline_buckets,
@@ -448,19 +516,55 @@ def split_brain_failed(an: Analysis, bounds: Mapping[str, Any]) -> bool:
 
 
 def summary_row(experiment: str, passed: bool, an: Analysis, report_dir: str,
-                bounds: Mapping[str, Any]) -> Dict[str, Any]:
+                bounds: Mapping[str, Any], alerts: str = "-") -> Dict[str, Any]:
+    """One row of the table of all experiments; ``alerts`` is alerts_summary()'s cell."""
     return {
         "experiment": experiment, "passed": passed, "write_gap_s": an.writes.max_gap_s,
         "failed_writes": an.writes.failed, "unknown_writes": an.writes.unknown, "lost_writes": an.lost.lost,
         "split_brain": split_brain_failed(an, {k: v for k, v in bounds.items() if k != "allow_split_brain"}),
-        "read_gap_s": an.reads.max_gap_s, "report": report_dir,
+        "read_gap_s": an.reads.max_gap_s, "alerts": alerts, "report": report_dir,
     }
+
+
+# ---------------------------------------------------------------------------------------------- alerts
+def alerts_report(records: List[Dict[str, Any]], events: List[Dict[str, Any]],
+                  option: Mapping[str, Any]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The run's alerts (the ``alerts`` key of report.json) and the assertions they make (empty without
+    monitoring), from the ledger's alerts records and the module's ``alerts`` option."""
+    expected = [str(name) for name in option.get("expected") or []]
+    allowed = [str(name) for name in option.get("allowed") or []]
+    max_fire_s = option.get("max_fire_s")
+    doc: Dict[str, Any] = {"monitoring": option.get("monitoring") is not False, "expected": expected,
+                           "allowed": allowed, "max_fire_s": max_fire_s, "answers": 0, "errors": 0,
+                           "fault_t": fault_time(events), "fired": [], "resolved": dict(option.get("resolved") or {}),
+                           "intervals": []}
+    if not doc["monitoring"]:
+        return doc, []
+    counts = count_outcomes(records)["alerts"]
+    doc.update(answers=len(alert_answers(records)), errors=counts["total"] - counts["ok"],
+               intervals=alert_intervals(records, events))
+    checks = alert_checks(doc["intervals"], expected, max_fire_s, answered=doc["answers"] > 0, allowed=allowed)
+    doc["fired"] = [name for name in expected
+                    if any(c["passed"] and c["name"] == "alert %s fired after the fault" % name for c in checks)]
+    return doc, checks
+
+
+def alerts_summary(alerts: Mapping[str, Any], checks: List[Dict[str, Any]]) -> str:
+    """The summary row's alerts cell: "2/3 fired" (expected alerts that fired after the fault) or "none expected",
+    then ", unexpected critical" when one fired; "-" without monitoring, or without an answer and nothing expected."""
+    if not alerts.get("monitoring") or (not alerts["answers"] and not alerts["expected"]):
+        return "-"
+    text = "%d/%d fired" % (len(alerts["fired"]), len(alerts["expected"])) if alerts["expected"] else "none expected"
+    if any(c["name"] == "no unexpected critical alert" and not c["passed"] for c in checks):
+        text += ", unexpected critical"
+    return text
 
 
 # ---------------------------------------------------------------------------------------------- rendering
 SUMMARY_COLUMNS = [("experiment", "experiment"), ("passed", "passed"), ("write gap (s)", "write_gap_s"),
                    ("failed writes", "failed_writes"), ("unknown writes", "unknown_writes"),
-                   ("lost writes", "lost_writes"), ("split brain", "split_brain"), ("read gap (s)", "read_gap_s")]
+                   ("lost writes", "lost_writes"), ("split brain", "split_brain"), ("read gap (s)", "read_gap_s"),
+                   ("alerts", "alerts")]
 
 
 def cell(value: Any) -> str:
@@ -500,6 +604,68 @@ def phases_markdown(failover: Mapping[str, Any], phases: List[Dict[str, Any]], t
     ordered = sorted(phases, key=lambda p: (p["t"] is None, p["t"] or 0.0))
     return lines + md_table(["phase", "after the fault (s)", "step (s)", "from", "detail"],
                             [[p["name"], p["at_s"], p["step_s"], p["after"], p["detail"]] for p in ordered])
+
+
+def alert_time(t: Optional[float], fault_t: Optional[float], t0: Optional[float]) -> str:
+    """An alert's time in the Alerts table: seconds after the fault (negative before it), or since the load
+    started without a fault event."""
+    if t is None:
+        return "n/a"
+    if fault_t is not None:
+        return "%.1f" % (t - fault_t)
+    return "n/a" if t0 is None else "%.1f after the load started" % (t - t0)
+
+
+def restore_cell(resolved: Mapping[str, Any], alert: str) -> str:
+    """What the playbook saw of ``alert`` after the restore (the ``resolved`` suboption of ``alerts``): per
+    alertname, or the summary of chaos/tasks/alerts_resolved.yml's wait (checked, still_firing, elapsed_s)."""
+    if isinstance(resolved.get("checked"), list):
+        if alert in (resolved.get("still_firing") or []):
+            return "still firing"
+        if alert not in resolved["checked"]:
+            return "not checked"
+        elapsed = resolved.get("elapsed_s")
+        try:
+            return "resolved" if elapsed is None else "within %.1f s" % float(elapsed)
+        except (TypeError, ValueError):
+            return "resolved"
+    info = resolved.get(alert)
+    if not isinstance(info, Mapping):
+        return "n/a" if info is None else cell(info)
+    if info.get("still_firing"):
+        return "still firing"
+    after = info.get("resolved_after_restore_s")
+    return "n/a" if after is None else "%.1f s" % float(after)
+
+
+def alerts_markdown(alerts: Mapping[str, Any], t0: Optional[float]) -> List[str]:
+    """The report's Alerts section: the expected alerts, then when each alert fired and resolved."""
+    if not alerts.get("monitoring"):
+        return ["No monitoring host in the inventory: alerts not checked."]
+    expected = alerts.get("expected") or []
+    bound = " within %g s" % alerts["max_fire_s"] if alerts.get("max_fire_s") is not None else ""
+    lines = ["Expected to fire after the fault%s: %s." % (bound, ", ".join("`%s`" % n for n in expected) or "none")]
+    if alerts.get("allowed"):
+        lines.append("Critical alerts allowed without being expected: %s."
+                     % ", ".join("`%s`" % n for n in alerts["allowed"]))
+    lines.append("")
+    if not alerts.get("answers"):
+        return lines + ["No answer from Alertmanager was recorded (%d failed look(s)): the load watches it with "
+                        "pg_load_probe's alert_watch." % alerts.get("errors", 0)]
+    lines += ["Alertmanager answered %d time(s), %d look(s) failed; times in seconds after the fault."
+              % (alerts["answers"], alerts.get("errors", 0)), ""]
+    intervals = alerts.get("intervals") or []
+    if not intervals:
+        return lines + ["No alert fired during the run."]
+    fault_t, resolved = alerts.get("fault_t"), alerts.get("resolved") or {}
+    rows = []
+    for iv in intervals:
+        fired = "firing at the start" if iv["firing_at_start"] else alert_time(iv["fired_t"], fault_t, t0)
+        gone = "after the load stopped" if iv["resolved_t"] is None else alert_time(iv["resolved_t"], fault_t, t0)
+        rows.append([iv["alert"], iv["instance"] or "-", iv["severity"] or "-", fired, gone,
+                     restore_cell(resolved, iv["alert"])])
+    return lines + md_table(["alert", "instance", "severity", "fired (s after fault)", "resolved (s after fault)",
+                             "resolved after restore"], rows)
 
 
 def render_markdown(doc: Dict[str, Any]) -> str:
@@ -563,6 +729,7 @@ def render_markdown(doc: Dict[str, Any]) -> str:
         out += md_table(["t (s)", "fault", "write gap (s)", "from .. to (s)", "detail"],
                         [[g["t"], g["event"], g["gap_s"], "%s .. %s" % (cell(g["gap_start"]), cell(g["gap_end"])),
                           g["detail"]] for g in an["fault_gaps"]])
+    out += ["", "## Alerts", ""] + alerts_markdown(doc.get("alerts") or {}, t0)
     out += ["", "## Events", ""]
     events = doc["events"]
     if events:
@@ -644,8 +811,23 @@ def phase_marks(phases: List[Dict[str, Any]], t0: Optional[float]) -> List[Tuple
             if p["name"] != "fault" and p.get("t") is not None and p.get("at_s") is not None]
 
 
+def alert_marks(intervals: List[Dict[str, Any]], t0: Optional[float], limit: int = 20) -> List[Tuple[float, str]]:
+    """Where the plot marks the alerts that fired during the run (seconds since the load started) and their labels;
+    those already firing at the start are left out."""
+    if t0 is None:
+        return []
+    marks = []
+    for iv in intervals:
+        if iv["firing_at_start"]:
+            continue
+        after = "" if iv["fired_after_fault_s"] is None else " +%.1f s" % iv["fired_after_fault_s"]
+        label = "%s%s%s" % (iv["alert"], " " + iv["instance"] if iv["instance"] else "", after)
+        marks.append((round(iv["fired_t"] - t0, 3), label))
+    return marks[:limit]
+
+
 def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, Any]], an: Analysis,
-               title: str) -> None:
+               title: str, alerts: Sequence[Tuple[float, str]] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -679,6 +861,14 @@ def render_png(path: str, buckets: List[Dict[str, Any]], events: List[Dict[str, 
         for i, (x_phase, label) in enumerate(phase_marks(an.phases, t0)):
             ax.axvline(x_phase, color=matplotlib.colormaps["Dark2"](i % 8), ls=styles[i % len(styles)], lw=1.2,
                        label=label)
+        # The alerts that fired: a cyan dotted line (a colour no phase uses) with a marker at the top and the
+        # alert's name along it.
+        for i, (x_alert, label) in enumerate(alerts):
+            ax.axvline(x_alert, color="tab:cyan", ls=(0, (1, 2)), lw=1.4,
+                       label="alert fired (Alertmanager)" if i == 0 else None)
+            ax.plot([x_alert], [ymax * 1.04], marker="v", ms=7, color="tab:cyan", ls="none")
+            ax.text(x_alert, ymax * 1.01, label + " ", rotation=90, fontsize=7, va="top", ha="right",
+                    color="#0b6e78", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
         ax.set_xlabel("seconds since load start")
         ax.set_ylabel("per second")
         ax.set_title(title)
@@ -741,6 +931,13 @@ def build_argument_spec() -> Dict[str, Any]:
             max_ack_overlap_s=dict(type="float"),
             max_vip_moves=dict(type="int"),
         )),
+        alerts=dict(type="dict", apply_defaults=True, options=dict(
+            expected=dict(type="list", elements="str", default=[]),
+            allowed=dict(type="list", elements="str", default=[]),
+            max_fire_s=dict(type="float"),
+            resolved=dict(type="dict", default={}),
+            monitoring=dict(type="bool", default=True),
+        )),
     )
 
 
@@ -779,14 +976,16 @@ def main() -> None:
     an = analyze(records, raw_events, final_ids, balancers=balancers)
     events = relative_events(raw_events, an.load_start)
     bounds = dict(p["bounds"] or {})
-    failures = evaluate(an, bounds, p["assertions"], final_error, bool(p["final_ids_dsn"]))
+    alerts, alert_assertions = alerts_report(records, raw_events, p["alerts"] or {})
+    assertions = list(p["assertions"]) + alert_assertions
+    failures = evaluate(an, bounds, assertions, final_error, bool(p["final_ids_dsn"]))
     passed = not failures
     now = datetime.datetime.now(datetime.timezone.utc)
     out_dir = unique_report_dir(p["report_dir"], p["experiment"], now)
     json_path, md_path, png_path = (os.path.join(out_dir, name) for name in ("report.json", "report.md",
                                                                              "timeline.png"))
     files: Dict[str, Optional[str]] = {"json": json_path, "md": md_path, "png": png_path}
-    row = summary_row(p["experiment"], passed, an, out_dir, bounds)
+    row = summary_row(p["experiment"], passed, an, out_dir, bounds, alerts_summary(alerts, alert_assertions))
     doc = {
         "experiment": p["experiment"], "run_id": run_id, "table": table, "run_dir": run_dir,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "passed": passed, "failures": failures,
@@ -800,12 +999,13 @@ def main() -> None:
         "final_ids": {"checked": final_ids is not None, "rows": None if final_ids is None else len(final_ids),
                       "error": final_error},
         "analysis": an.to_dict(), "events": events,
-        "state_before": p["state_before"], "state_after": p["state_after"], "assertions": p["assertions"],
+        "state_before": p["state_before"], "state_after": p["state_after"], "assertions": assertions,
+        "alerts": alerts,
         "load_config": without_secrets({k: v for k, v in run_cfg.items() if k not in ("writer", "reader")}),
     }
     result: Dict[str, Any] = dict(changed=True, report_dir=out_dir, files=files, passed=passed, failures=failures,
                                   analysis=short_analysis(an), summary_row=row, events=events,
-                                  settings=doc["settings"])
+                                  settings=doc["settings"], alerts=alerts)
     if module.check_mode:
         result["msg"] = "check mode: report computed, nothing written"
         module.exit_json(**result)
@@ -818,7 +1018,8 @@ def main() -> None:
     with open(md_path, "w", encoding="utf-8") as fh:
         fh.write(render_markdown(doc))
     try:
-        render_png(png_path, buckets, events, an, "%s - writes/reads per second" % p["experiment"])
+        render_png(png_path, buckets, events, an, "%s - writes/reads per second" % p["experiment"],
+                   alert_marks(alerts["intervals"], an.load_start))
     except ImportError as exc:
         module.warn("timeline.png not drawn: %s (pip install matplotlib into the controller's virtualenv)" % exc)
         files["png"] = None

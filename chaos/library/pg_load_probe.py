@@ -11,8 +11,9 @@ short_description: Run the chaos experiments' client load (writes, reads, node p
 description:
   - Runs C(chaos/tools/pgha_loadprobe.py) detached on the machine that runs the module (use C(delegate_to=localhost)).
     It writes O(rate) transactions per second through O(writer) and reads through O(reader), polls every node of
-    O(poll_nodes) directly, watches the leader key in etcd (O(dcs_watch)) and the HAProxy write pools and the VIP
-    (O(lb_watch)), and appends every attempt to C(<run_dir>/ledger.jsonl).
+    O(poll_nodes) directly, watches the leader key in etcd (O(dcs_watch)), the HAProxy write pools and the VIP
+    (O(lb_watch)) and the alerts Alertmanager notifies (O(alert_watch)), and appends every attempt to
+    C(<run_dir>/ledger.jsonl).
   - O(state=started) writes C(run.json) (mode 0600, it holds the passwords), spawns the load client in its own
     session with its output in C(probe.log), and waits until it runs and O(min_ok_writes) writes succeeded.
     If the load of this O(run_dir) already runs, nothing changes. Files of an earlier run in O(run_dir) are kept
@@ -96,7 +97,9 @@ options:
     type: float
     default: 0.5
   watch_interval:
-    description: Seconds between two looks of each watcher (O(dcs_watch), O(lb_watch)).
+    description:
+      - Seconds between two looks of each watcher of O(dcs_watch) and O(lb_watch); O(alert_watch) has its own
+        O(alert_watch.interval).
     type: float
     default: 0.1
   watch_timeout:
@@ -173,6 +176,40 @@ options:
         description: The write backend (C(listen) section) whose UP servers are recorded.
         type: str
         default: primary
+  alert_watch:
+    description:
+      - Asks Alertmanager for its active alerts that are neither silenced nor inhibited
+        (C(GET <url>/api/v2/alerts?active=true&silenced=false&inhibited=false)) every O(alert_watch.interval) seconds,
+        each answer a ledger record of kind C(alerts) with the firing alerts (alertname, instance, severity and
+        Alertmanager's startsAt). Requests time out after O(watch_timeout) seconds.
+      - C(chaos_report) computes from these records when each alert fired and resolved, and checks the alerts an
+        experiment expects (the C(alerts) option of M(chaos_report)).
+      - Without it nothing watches Alertmanager, and the report cannot tell whether an alert fired.
+    type: dict
+    suboptions:
+      url:
+        description: Alertmanager's base URL, e.g. V(https://172.28.10.41:9093).
+        type: str
+        required: true
+      ca_path:
+        description: CA file (PEM) that verifies Alertmanager's certificate (the system's CAs without it).
+        type: path
+      client_cert:
+        description: Client certificate (PEM), when Alertmanager asks for one.
+        type: path
+      client_key:
+        description: Private key (PEM) of O(alert_watch.client_cert).
+        type: path
+      url_username:
+        description: Basic-auth user of Alertmanager.
+        type: str
+      url_password:
+        description: Basic-auth password of Alertmanager (never returned or logged).
+        type: str
+      interval:
+        description: Seconds between two looks (Prometheus evaluates its alert rules every few seconds).
+        type: float
+        default: 1.0
   max_duration:
     description:
       - Seconds after which the load stops by itself, so that a playbook interrupted before O(state=stopped)
@@ -247,6 +284,21 @@ EXAMPLES = r"""
       - {name: patroni3, host: 172.28.10.13}
     rate: 50
     min_ok_writes: 100
+  delegate_to: localhost
+  run_once: true
+
+- name: Start the load and record the alerts Alertmanager notifies meanwhile
+  pg_load_probe:
+    state: started
+    run_dir: "{{ chaos_run_dir }}/member_down"
+    script: "{{ playbook_dir }}/tools/pgha_loadprobe.py"
+    writer: {host: "{{ cluster_vip }}", port: 5000, dbname: app, user: app, password: "{{ patroni_app_password }}"}
+    alert_watch:
+      url: https://172.28.10.41:9093
+      ca_path: "{{ pki_client_files.ca }}"
+      url_username: "{{ alertmanager_web_username }}"
+      url_password: "{{ alertmanager_web_password }}"
+      interval: 1.0
   delegate_to: localhost
   run_once: true
 
@@ -443,6 +495,7 @@ def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[
         "watch_timeout": p.get("watch_timeout") or 1.0,
         "dcs_watch": p.get("dcs_watch"),
         "lb_watch": p.get("lb_watch"),
+        "alert_watch": p.get("alert_watch"),
     }
 
 
@@ -722,6 +775,15 @@ def build_argument_spec() -> Dict[str, Any]:
             url_password=dict(type="str", no_log=True),
             vip=dict(type="str"),
             backend=dict(type="str", default="primary"),
+        )),
+        alert_watch=dict(type="dict", options=dict(
+            url=dict(type="str", required=True),
+            ca_path=dict(type="path"),
+            client_cert=dict(type="path"),
+            client_key=dict(type="path", no_log=False),
+            url_username=dict(type="str"),
+            url_password=dict(type="str", no_log=True),
+            interval=dict(type="float", default=1.0),
         )),
         max_duration=dict(type="float", default=3600),
         connect_timeout=dict(type="int", default=2),

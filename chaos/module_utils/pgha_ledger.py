@@ -12,11 +12,12 @@ Record (``kind`` write / read / poll)::
      "server": "172.28.10.11", "timeline": 1, "in_recovery": false, "error": null,
      "node": null, "writable": null, "round": null}
 
-Watch record (``kind`` dcs / lb / vip): the same fields plus ``value``, ``revision``, ``up`` and ``balancer``
-(records of the other kinds never carry these four, so ledgers written before the watchers read the same)::
+Watch record (``kind`` dcs / lb / vip / alerts): the same fields plus ``value``, ``revision``, ``up``,
+``balancer`` and ``firing`` (records of the other kinds never carry these, so ledgers written before the watchers
+read the same; a watch record written before the alerts watcher has no ``firing``)::
 
     {"kind": "dcs", "start": ..., "end": ..., "outcome": "ok", "node": "https://172.28.10.12:2379",
-     "value": "patroni1", "revision": 1234, "up": null, "balancer": null, ...}
+     "value": "patroni1", "revision": 1234, "up": null, "balancer": null, "firing": null, ...}
 
 * write: ``id`` is the attempt's row id; ``outcome`` ok = COMMIT returned, error = failed before COMMIT was
   sent (certainly not written), unknown = the connection broke while COMMIT was in flight (maybe written).
@@ -28,6 +29,9 @@ Watch record (``kind`` dcs / lb / vip): the same fields plus ``value``, ``revisi
 * lb: one balancer's HAProxy stats (``node`` = the balancer); ``up`` = the servers UP in its write backend.
 * vip: HAProxy's ``/balancer`` page through the VIP (``node`` = the VIP); ``balancer`` = the balancer that
   answered, i.e. holds the VIP (null for an empty page).
+* alerts: Alertmanager's active alerts (neither silenced nor inhibited); ``firing`` = one
+  ``{"alertname", "instance", "severity", "starts_at"}`` per alert, sorted by alertname and instance
+  (``starts_at`` as Alertmanager gave it). alert_intervals() turns them into firing intervals.
 
 Event: ``{"t": epoch, "event": "fault_injected", "detail": "stopped patroni on patroni1"}``; the load
 client itself writes ``load_started`` and ``load_stopped``.
@@ -43,13 +47,13 @@ import threading
 import time
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
-KINDS = ("write", "read", "poll", "dcs", "lb", "vip")
+KINDS = ("write", "read", "poll", "dcs", "lb", "vip", "alerts")
 # The watchers' kinds: their records carry WATCH_FIELDS besides RECORD_FIELDS.
-WATCH_KINDS = ("dcs", "lb", "vip")
+WATCH_KINDS = ("dcs", "lb", "vip", "alerts")
 OUTCOMES = ("ok", "error", "unknown")
 RECORD_FIELDS = ("kind", "id", "start", "end", "outcome", "server", "timeline", "in_recovery", "error", "node",
                  "writable", "round")
-WATCH_FIELDS = ("value", "revision", "up", "balancer")
+WATCH_FIELDS = ("value", "revision", "up", "balancer", "firing")
 # The event a failover's phases count from (its first occurrence).
 FAULT_EVENT = "fault_injected"
 # Events that break something, each measured on its own by fault_gaps() (an experiment may inject several,
@@ -87,6 +91,7 @@ def make_record(
     revision: Optional[int] = None,
     up: Optional[Sequence[str]] = None,
     balancer: Optional[str] = None,
+    firing: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Record:
     """Build one ledger record with every field of its kind present (None where it does not apply).
 
@@ -101,7 +106,8 @@ def make_record(
         "server": server, "timeline": timeline, "in_recovery": in_recovery, "error": error,
         "node": node, "writable": writable, "round": round,
     }
-    watch = {"value": value, "revision": revision, "up": None if up is None else list(up), "balancer": balancer}
+    watch = {"value": value, "revision": revision, "up": None if up is None else list(up), "balancer": balancer,
+             "firing": None if firing is None else [dict(alert) for alert in firing]}
     if kind in WATCH_KINDS:
         rec.update(watch)
     elif any(v is not None for v in watch.values()):
@@ -335,7 +341,7 @@ class Analysis:
     # Which balancer answered the VIP, each time that changed (from the vip watcher's records): the first entry
     # is the holder at the start, each further one a move.
     vip_holders: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
-    # The watchers' attempts by kind (dcs, lb, vip) and outcome; all 0 without watchers.
+    # The watchers' attempts by kind (dcs, lb, vip, alerts) and outcome; all 0 without watchers.
     watches: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
     # The failover after the first fault_injected event (failover_phases()): what changed (old and new leader,
     # balancer, ...) and, phase by phase, when.
@@ -912,6 +918,123 @@ def analyze(
                      % (len(multi), m["round"], ", ".join(m["nodes"])))
     sb.detail = "; ".join(parts) if parts else "none"
     return an
+
+
+# --------------------------------------------------------------------------------------------- alerts
+def fault_time(events: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """Time of the first FAULT_EVENT (None without one): what the failover phases and the alerts count from."""
+    times = [float(e["t"]) for e in events if e.get("event") == FAULT_EVENT and _num(e.get("t"))]
+    return min(times) if times else None
+
+
+def alert_answers(records: Iterable[Record]) -> List[Record]:
+    """The alerts watcher's answers (ok records of kind ``alerts``), in the order they came (by ``end``)."""
+    return sorted((r for r in records if r.get("kind") == "alerts" and r.get("outcome") == "ok"
+                   and _num(r.get("end"))), key=lambda r: float(r["end"]))
+
+
+def alert_intervals(records: Iterable[Record], events: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+    """When each alert fired and resolved, as the alerts watcher saw it.
+
+    Per (alertname, instance), in the ok ``alerts`` records taken in time order (each at its ``end``, when the
+    answer came): an interval opens at the first record that lists the alert and closes at the first later one
+    that does not. Error records neither open nor close one (Alertmanager did not answer: nothing is known).
+
+    Each interval: ``alert``, ``instance``, ``severity``, ``starts_at`` (Alertmanager's, as given), ``fired_t``
+    (the record that first listed it), ``resolved_t`` (the first that no longer did; None when the last answer
+    still listed it), ``firing_at_start`` (listed in the first answer: it did not fire during the run),
+    ``fired_after_fault_s`` (from the first FAULT_EVENT; None without one or when it fired before it) and
+    ``duration_s`` (seen firing: to ``resolved_t``, or to the last answer when still firing). Sorted by fired_t.
+    """
+    answers = alert_answers(records)
+    fault_t = fault_time(events)
+    open_: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    done: List[Dict[str, Any]] = []
+    for i, rec in enumerate(answers):
+        t = float(rec["end"])
+        listed: Dict[Tuple[str, str], Mapping[str, Any]] = {}
+        for alert in rec.get("firing") or []:
+            if isinstance(alert, Mapping) and alert.get("alertname"):
+                listed.setdefault((str(alert["alertname"]), str(alert.get("instance") or "")), alert)
+        for key in [k for k in open_ if k not in listed]:
+            interval = open_.pop(key)
+            interval.update(resolved_t=t, duration_s=_r(t - interval["fired_t"]))
+            done.append(interval)
+        for key, alert in listed.items():
+            if key not in open_:
+                after = None if fault_t is None or t < fault_t else _r(t - fault_t)
+                open_[key] = {"alert": key[0], "instance": key[1], "severity": str(alert.get("severity") or ""),
+                              "starts_at": alert.get("starts_at"), "fired_t": t, "resolved_t": None,
+                              "firing_at_start": i == 0, "fired_after_fault_s": after, "duration_s": None}
+    if answers:
+        last = float(answers[-1]["end"])
+        for interval in open_.values():
+            interval["duration_s"] = _r(last - interval["fired_t"])
+            done.append(interval)
+    return sorted(done, key=lambda iv: (iv["fired_t"], iv["alert"], iv["instance"]))
+
+
+def _after_fault(interval: Mapping[str, Any]) -> bool:
+    """The interval began during the run, at or after the fault."""
+    return not interval["firing_at_start"] and interval["fired_after_fault_s"] is not None
+
+
+def _where(interval: Mapping[str, Any]) -> str:
+    return interval["instance"] or "(no instance)"
+
+
+def _short(items: Sequence[str], limit: int = 5) -> str:
+    """The first ``limit`` items joined, with how many more were left out."""
+    return ", ".join(items[:limit]) + (" and %d more" % (len(items) - limit) if len(items) > limit else "")
+
+
+def alert_checks(intervals: Sequence[Mapping[str, Any]], expected: Iterable[str], max_fire_s: Optional[float] = None,
+                 severities_fail: Iterable[str] = ("critical",), answered: bool = True,
+                 allowed: Iterable[str] = ()) -> List[Dict[str, Any]]:
+    """Assertions (``name``, ``passed``, ``detail``) on the alert intervals (alert_intervals()):
+
+    * per expected alert, "alert <name> fired after the fault": an interval of it began at or after the fault;
+    * with ``max_fire_s``, per expected alert that did: "alert <name> fired within <max_fire_s> s of the fault",
+      for its first such interval;
+    * "no unexpected critical alert": no interval that began during the run with a severity of
+      ``severities_fail`` and an alertname neither expected nor ``allowed`` (critical alerts an experiment may
+      raise without expecting them, e.g. a restore that stops the whole cluster).
+
+    ``answered``: Alertmanager answered at least once (an ok alerts record). Without an answer nothing is checked
+    when nothing is expected ([]), else the expected alerts fail with "no answer from Alertmanager was recorded".
+    """
+    names = list(dict.fromkeys(str(n) for n in expected))
+    if not answered:
+        return [{"name": "alert %s fired after the fault" % name, "passed": False,
+                 "detail": "no answer from Alertmanager was recorded"} for name in names]
+    checks: List[Dict[str, Any]] = []
+    seen = list(dict.fromkeys(iv["alert"] for iv in intervals))
+    for name in names:
+        own = [iv for iv in intervals if iv["alert"] == name]
+        fired = [iv for iv in own if _after_fault(iv)]
+        if fired:
+            detail = _short(["%s +%.1f s" % (_where(iv), iv["fired_after_fault_s"]) for iv in fired])
+            detail += " after the fault"
+        elif own:
+            detail = "never seen firing after the fault: " + _short([
+                "%s %s" % (_where(iv), "firing at the start" if iv["firing_at_start"] else "fired before any fault")
+                for iv in own])
+        else:
+            detail = "never seen firing (seen: %s)" % (_short(seen) or "no alert")
+        checks.append({"name": "alert %s fired after the fault" % name, "passed": bool(fired), "detail": detail})
+        if max_fire_s is not None and fired:
+            first = min(fired, key=lambda iv: iv["fired_t"])
+            checks.append({"name": "alert %s fired within %g s of the fault" % (name, max_fire_s),
+                           "passed": first["fired_after_fault_s"] <= max_fire_s,
+                           "detail": "+%.1f s on %s" % (first["fired_after_fault_s"], _where(first))})
+    failing = {str(s).lower() for s in severities_fail}
+    tolerated = set(names) | {str(n) for n in allowed}
+    unexpected = [iv for iv in intervals if iv["severity"].lower() in failing and not iv["firing_at_start"]
+                  and iv["alert"] not in tolerated]
+    checks.append({"name": "no unexpected critical alert", "passed": not unexpected, "detail": _short([
+        "%s/%s %s" % (iv["alert"], _where(iv), "before any fault" if iv["fired_after_fault_s"] is None
+                      else "at +%.1f s" % iv["fired_after_fault_s"]) for iv in unexpected]) or "none"})
+    return checks
 
 
 # ------------------------------------------------------------------------------------------- plotting

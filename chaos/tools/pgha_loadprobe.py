@@ -15,8 +15,8 @@ Threads (all paced on a monotonic schedule that skips missed slots instead of bu
 * reader: ``SELECT`` of the answering server, its recovery state and timeline through the read port.
 * one poller per node in ``poll_nodes``: ``pg_is_in_recovery()`` straight from the node every ``poll_interval``;
   all pollers share the schedule, so the answers of one ``round`` are taken at the same instant.
-* watchers, each optional, every ``watch_interval`` seconds (requests bounded by ``watch_timeout``), Python's
-  standard library only:
+* watchers, each optional, every ``watch_interval`` seconds (the alerts watcher every ``alert_watch.interval``;
+  requests bounded by ``watch_timeout``), Python's standard library only:
 
   * dcs (with ``dcs_watch``): the Patroni leader key through etcd's v3 JSON gateway (``POST /v3/kv/range``),
     HTTPS with the CA and a client certificate; the endpoint that answered last is asked first, then the others
@@ -26,6 +26,10 @@ Threads (all paced on a monotonic schedule that skips missed slots instead of bu
   * vip (with ``lb_watch.vip``): ``http://<vip>:<stats_port>/balancer`` (HAProxy answers it with the inventory
     name of the balancer, before the stats page and without auth); records kind ``vip``, ``balancer`` = who
     holds the VIP (null when the page is empty).
+  * alerts (with ``alert_watch``): Alertmanager's ``GET <url>/api/v2/alerts?active=true&silenced=false&inhibited=false``
+    (basic auth, HTTPS verified against ``ca_path``, optional client certificate); records kind ``alerts``,
+    ``firing`` = the active alerts, each ``{"alertname", "instance", "severity", "starts_at"}`` (instance: the
+    ``instance`` label, else ``name``), sorted by alertname and instance.
 
 On any error the connection is closed and opened again after ``backoff`` seconds. libpq's connect_timeout,
 TCP keepalives and tcp_user_timeout plus the server's statement_timeout bound every call, so nothing hangs, with
@@ -46,10 +50,15 @@ Config (JSON; only ``writer`` and ``ledger_path`` are required)::
      "dcs_watch": {"endpoints": ["https://172.28.10.11:2379", ...], "leader_key": "/service/demo/leader",
                    "ca_path": "/path/ca.crt", "client_cert": "/path/client.crt", "client_key": "/path/client.key"},
      "lb_watch": {"balancers": [{"name": "haproxy1", "address": "172.28.10.21"}, ...], "stats_port": 7000,
-                  "url_username": "admin", "url_password": "...", "vip": "172.28.10.100", "backend": "primary"}}
+                  "url_username": "admin", "url_password": "...", "vip": "172.28.10.100", "backend": "primary"},
+     "alert_watch": {"url": "https://172.28.10.41:9093", "ca_path": "/path/ca.crt", "url_username": "admin",
+                     "url_password": "...", "interval": 1.0}}
 
-Nothing secret is logged: the database password only goes to libpq, the stats password only into the
-Authorization header.
+``alert_watch`` needs ``url``; ``interval`` (default 1.0 s) must be positive; ``client_cert`` and ``client_key``
+are optional, as for ``dcs_watch``.
+
+Nothing secret is logged: the database password only goes to libpq, the stats and Alertmanager passwords only
+into the Authorization header.
 """
 
 from __future__ import annotations
@@ -155,6 +164,17 @@ class LbWatch:
 
 
 @dataclasses.dataclass
+class AlertWatch:
+    url: str
+    ca_path: Optional[str] = None
+    client_cert: Optional[str] = None
+    client_key: Optional[str] = None
+    url_username: Optional[str] = None
+    url_password: Optional[str] = dataclasses.field(default=None, repr=False)
+    interval: float = 1.0
+
+
+@dataclasses.dataclass
 class Config:
     writer: Dsn
     ledger_path: str
@@ -176,6 +196,7 @@ class Config:
     max_duration: float = 3600.0
     dcs_watch: Optional[DcsWatch] = None
     lb_watch: Optional[LbWatch] = None
+    alert_watch: Optional[AlertWatch] = None
     watch_interval: float = 0.1
     watch_timeout: float = 1.0
 
@@ -222,6 +243,20 @@ def _lb_watch(data: Any) -> Optional[LbWatch]:
                    vip=data.get("vip") or None, backend=str(data.get("backend") or "primary"))
 
 
+def _alert_watch(data: Any) -> Optional[AlertWatch]:
+    if not data:
+        return None
+    if not isinstance(data, dict) or not data.get("url"):
+        raise ValueError("alert_watch needs url (Alertmanager's base URL, e.g. https://172.28.10.41:9093)")
+    interval = 1.0 if data.get("interval") is None else float(data["interval"])
+    if interval <= 0:
+        raise ValueError("alert_watch.interval must be positive, got %s" % interval)
+    return AlertWatch(url=str(data["url"]).rstrip("/"), ca_path=data.get("ca_path") or None,
+                      client_cert=data.get("client_cert") or None, client_key=data.get("client_key") or None,
+                      url_username=data.get("url_username") or None, url_password=data.get("url_password") or None,
+                      interval=interval)
+
+
 def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
     """Validate a config dict (raises ValueError naming the bad key); relative paths are taken from base_dir."""
     if not isinstance(data, dict):
@@ -259,6 +294,7 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
         max_duration=float(data.get("max_duration") or 3600.0),
         dcs_watch=_dcs_watch(data.get("dcs_watch")),
         lb_watch=_lb_watch(data.get("lb_watch")),
+        alert_watch=_alert_watch(data.get("alert_watch")),
         watch_interval=number("watch_interval", 0.1),
         watch_timeout=number("watch_timeout", 1.0),
     )
@@ -451,13 +487,70 @@ def balancer_reader(fetch: Fetch, url: str) -> Observe:
     return observe
 
 
+def firing_alerts(raw: bytes) -> List[Dict[str, str]]:
+    """The active alerts of Alertmanager's ``GET /api/v2/alerts`` answer (a JSON list of alerts, each with
+    ``labels``, ``startsAt`` and ``status.state``): ``{"alertname", "instance", "severity", "starts_at"}`` each
+    (instance: the ``instance`` label, else ``name``, else ""), sorted by alertname and instance. Alerts in another
+    state or without an alertname are left out; anything but a JSON list raises ValueError."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        raise ValueError("not JSON from Alertmanager: %r" % raw[:200]) from None
+    if not isinstance(data, list):
+        raise ValueError("not an Alertmanager alert list: %r" % raw[:200])
+    out = []
+    for item in data:
+        labels = item.get("labels") if isinstance(item, dict) else None
+        status = item.get("status") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or not labels.get("alertname") or not isinstance(status, dict) \
+                or status.get("state") != "active":
+            continue
+        out.append({"alertname": str(labels["alertname"]),
+                    "instance": str(labels.get("instance") or labels.get("name") or ""),
+                    "severity": str(labels.get("severity") or ""), "starts_at": str(item.get("startsAt") or "")})
+    return sorted(out, key=lambda a: (a["alertname"], a["instance"]))
+
+
+def alerts_reader(fetch: Fetch, url: str) -> Observe:
+    """Reads Alertmanager's active alerts (neither silenced nor inhibited)."""
+
+    def observe() -> Dict[str, Any]:
+        raw, _ = fetch(url, None)
+        return {"firing": firing_alerts(raw)}
+
+    return observe
+
+
+def alerts_url(base: str) -> str:
+    """Alertmanager's API v2 query for the alerts that notify: active, neither silenced nor inhibited."""
+    return base.rstrip("/") + "/api/v2/alerts?active=true&silenced=false&inhibited=false"
+
+
+def watch_interval(cfg: Config, kind: str) -> float:
+    """Seconds between two looks of a watcher of ``kind``: alert_watch.interval for alerts (Prometheus evaluates
+    its rules every few seconds), watch_interval for the others."""
+    if kind == "alerts" and cfg.alert_watch is not None:
+        return cfg.alert_watch.interval
+    return cfg.watch_interval
+
+
+def watch_state(fields: Dict[str, Any]) -> Dict[str, Any]:
+    """What a watcher logs when it changed: the leader key's value, the UP servers, the VIP's balancer, or the
+    firing alerts as ``alertname/instance`` (their start times and severities left out)."""
+    state: Dict[str, Any] = {k: fields[k] for k in ("value", "up", "balancer") if k in fields}
+    if "firing" in fields:
+        state["firing"] = ["%s/%s" % (a.get("alertname"), a.get("instance") or "") for a in fields["firing"] or []]
+    return state
+
+
 Watcher = Tuple[str, str, Optional[str], Observe]
 
 
 def build_watchers(cfg: Config, stopped: Callable[[], bool] = lambda: False,
                    fetcher: Callable[..., Fetch] = http_fetcher) -> List[Watcher]:
     """(thread name, record kind, node, observe) of every configured watcher. ``node`` names what an lb or vip watcher
-    looks at in its records (a dcs record names the endpoint that answered); ``fetcher`` is http_fetcher or a fake.
+    looks at in its records (a dcs record names the endpoint that answered, an alerts record none); ``fetcher`` is
+    http_fetcher or a fake. Each looks every watch_interval(cfg, kind) seconds.
     """
     out: List[Watcher] = []
     if cfg.dcs_watch is not None:
@@ -473,6 +566,11 @@ def build_watchers(cfg: Config, stopped: Callable[[], bool] = lambda: False,
         if lb.vip:
             url = "http://%s:%d/balancer" % (lb.vip, lb.stats_port)
             out.append(("watch-vip", "vip", lb.vip, balancer_reader(fetch, url)))
+    am = cfg.alert_watch
+    if am is not None:
+        fetch = fetcher(cfg.watch_timeout, ca_path=am.ca_path, client_cert=am.client_cert, client_key=am.client_key,
+                        username=am.url_username, password=am.url_password)
+        out.append(("watch-alerts", "alerts", None, alerts_reader(fetch, alerts_url(am.url))))
     return out
 
 
@@ -738,9 +836,10 @@ class Probe:
         self.close(conn)
 
     # -- watchers
-    def watch_loop(self, kind: str, node: Optional[str], observe: Observe) -> None:
-        """Look every watch_interval; record each answer (``node`` and the fields ``observe`` returns) or failure."""
-        pacer = Pacer(1.0 / self.cfg.watch_interval, self.stop)
+    def watch_loop(self, kind: str, node: Optional[str], observe: Observe, interval: Optional[float] = None) -> None:
+        """Look every ``interval`` seconds (default watch_interval); record each answer (``node`` and the fields
+        ``observe`` returns) or failure, and log the state when it changed."""
+        pacer = Pacer(1.0 / (interval or self.cfg.watch_interval), self.stop)
         last: Any = None
         while pacer.next_slot() is not None:
             start = time.time()
@@ -753,7 +852,7 @@ class Probe:
                 shown: Any = error
             else:
                 self.record(kind=kind, start=start, end=time.time(), outcome="ok", **fields)
-                state = shown = {k: fields[k] for k in ("value", "up", "balancer") if k in fields}
+                state = shown = watch_state(fields)
             if state != last:
                 LOG.info("%s: %s", threading.current_thread().name, shown)
                 last = state
@@ -781,7 +880,7 @@ class Probe:
         for node in self.cfg.poll_nodes:
             specs.append(("poll-" + node.name, self.poll_loop, (node, t0)))
         for name, kind, watched, observe in build_watchers(self.cfg, self.stop.is_set):
-            specs.append((name, self.watch_loop, (kind, watched, observe)))
+            specs.append((name, self.watch_loop, (kind, watched, observe, watch_interval(self.cfg, kind))))
         for name, target, args in specs:
             thread = threading.Thread(target=self._guard, args=(name, target) + args, name=name, daemon=True)
             self.threads.append(thread)
@@ -806,9 +905,11 @@ class Probe:
                  cfg.run_id, cfg.rate, cfg.writer.host, cfg.writer.port, effective_read_rate(cfg),
                  " from %s:%s" % (cfg.reader.host, cfg.reader.port) if cfg.reader else "",
                  len(cfg.poll_nodes), cfg.poll_interval, cfg.table)
-        watched = [name for name, _, _, _ in build_watchers(cfg)]
-        if watched:
-            LOG.info("watchers every %ss: %s", cfg.watch_interval, ", ".join(watched))
+        watched: Dict[float, List[str]] = {}
+        for name, kind, _, _ in build_watchers(cfg):
+            watched.setdefault(watch_interval(cfg, kind), []).append(name)
+        for every, names in watched.items():
+            LOG.info("watchers every %ss: %s", every, ", ".join(names))
         self.started = time.time()
         self.event(LOAD_STARTED, "pid %d" % os.getpid())
         self.start_threads()
@@ -833,7 +934,8 @@ class Probe:
             self.events.close()
         self.write_status(stopped)
         snap = self.counters.snapshot()["counts"]
-        watches = "".join(", %s %s" % (kind, snap[kind]) for kind in ("dcs", "lb", "vip") if sum(snap[kind].values()))
+        watches = "".join(", %s %s" % (kind, snap[kind]) for kind in ("dcs", "lb", "vip", "alerts")
+                          if sum(snap[kind].values()))
         LOG.info("load stopped: writes %s, reads %s, polls %s%s%s", snap["write"], snap["read"], snap["poll"], watches,
                  " (abandoned: %s)" % ", ".join(stuck) if stuck else "")
         return 0

@@ -388,3 +388,157 @@ def test_vip_moves_bound():
     assert not any("VIP moved" in f for f in mod.evaluate(an, {}, [], None, False))
     still = L.analyze(writes + [_vip(0, "haproxy1"), _vip(1, "haproxy1")])
     assert not any("VIP moved" in f for f in mod.evaluate(still, {"max_vip_moves": 0}, [], None, False))
+
+
+# ------------------------------------------------------------------------------------------------ alerts
+def am(name: str, instance: str, severity: str) -> Dict[str, Any]:
+    return {"alertname": name, "instance": instance, "severity": severity, "starts_at": "2023-11-14T22:13:20Z"}
+
+
+DOWN, CHANGED = am("PatroniMemberDown", "patroni1", "critical"), am("PatroniLeaderChanged", "demo", "info")
+
+
+def alert_looks() -> List[Dict[str, Any]]:
+    """Alertmanager every 0.5 s during make_run (fault at 4.0): PatroniMemberDown on patroni1 from 6.0 to 9.0,
+    PatroniLeaderChanged from 7.0 to the end; no answer at 8.0."""
+    recs = []
+    for k in range(20):
+        t = k / 2
+        if t == 8.0:
+            recs.append(L.make_record("alerts", T0 + t, T0 + t + 1.0, "error", error="URLError: timed out"))
+            continue
+        firing = ([DOWN] if 6.0 <= t < 9.0 else []) + ([CHANGED] if t >= 7.0 else [])
+        recs.append(L.make_record("alerts", T0 + t, T0 + t, "ok", firing=firing))
+    return recs
+
+
+def add_records(run_dir: str, recs: List[Dict[str, Any]]) -> None:
+    with open(os.path.join(run_dir, "ledger.jsonl"), "a") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in recs)
+
+
+def test_report_with_alerts(tmp_path, monkeypatch, run_module):
+    run_dir = str(tmp_path / "run")
+    ok_ids = make_run(run_dir)
+    add_records(run_dir, alert_looks())
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2(ok_ids))
+    alerts = {"expected": ["PatroniMemberDown", "PatroniLeaderChanged", "EtcdMemberDown"], "max_fire_s": 2.5,
+              "resolved": {"PatroniMemberDown": {"resolved_after_restore_s": 1.5, "still_firing": False},
+                           "PatroniLeaderChanged": {"resolved_after_restore_s": None, "still_firing": True}}}
+    result = run_module(mod, base_args(tmp_path, alerts=alerts))
+    assert not result.get("failed"), result.get("msg")
+    assert undocumented_keys(mod, result) == []
+    # The alert checks fail the run like the playbook's assertions.
+    assert result["passed"] is False
+    assert result["failures"] == [
+        "assertion failed: alert PatroniLeaderChanged fired within 2.5 s of the fault (+3.0 s on demo)",
+        "assertion failed: alert EtcdMemberDown fired after the fault (never seen firing (seen: PatroniMemberDown, "
+        "PatroniLeaderChanged))"]
+    assert result["summary_row"]["alerts"] == "2/3 fired"
+    got = result["alerts"]
+    assert (got["answers"], got["errors"], got["fault_t"]) == (19, 1, T0 + 4)
+    assert got["fired"] == ["PatroniMemberDown", "PatroniLeaderChanged"]
+    assert [(iv["alert"], iv["fired_after_fault_s"], iv["resolved_t"] and iv["resolved_t"] - T0)
+            for iv in got["intervals"]] == [("PatroniMemberDown", 2.0, 9.0), ("PatroniLeaderChanged", 3.0, None)]
+
+    with open(result["files"]["json"]) as fh:
+        doc = json.load(fh)
+    assert doc["alerts"]["expected"] == alerts["expected"] and doc["alerts"]["resolved"] == alerts["resolved"]
+    assert doc["alerts"]["intervals"] == got["intervals"] and doc["analysis"]["watches"]["alerts"]["ok"] == 19
+    checks = {a["name"]: a for a in doc["assertions"]}
+    assert checks["new leader"]["passed"] is True  # the playbook's, first
+    assert checks["alert PatroniMemberDown fired after the fault"] == {
+        "name": "alert PatroniMemberDown fired after the fault", "passed": True,
+        "detail": "patroni1 +2.0 s after the fault"}
+    assert checks["alert PatroniMemberDown fired within 2.5 s of the fault"]["passed"] is True
+    assert checks["no unexpected critical alert"]["passed"] is True
+
+    md = open(result["files"]["md"]).read()
+    assert "| leader_stop | no | 3.020 | 6 | 1 | 0 | no |" in md and md.count("| 2/3 fired |") == 1
+    section = md.split("## Alerts")[1].split("## Events")[0]
+    assert ("Expected to fire after the fault within 2.5 s: `PatroniMemberDown`, `PatroniLeaderChanged`, "
+            "`EtcdMemberDown`.") in section
+    assert "Alertmanager answered 19 time(s), 1 look(s) failed" in section
+    assert [line for line in section.splitlines() if line.startswith("| ")] == [
+        "| alert | instance | severity | fired (s after fault) | resolved (s after fault) | resolved after restore |",
+        "| PatroniMemberDown | patroni1 | critical | 2.0 | 5.0 | 1.5 s |",
+        "| PatroniLeaderChanged | demo | info | 3.0 | after the load stopped | still firing |",
+    ]
+    assert "| alert EtcdMemberDown fired after the fault | no |" in md
+    # The plot is drawn with the alerts marked.
+    assert os.path.getsize(result["files"]["png"]) > 10000
+    assert mod.alert_marks(got["intervals"], T0) == [(6.0, "PatroniMemberDown patroni1 +2.0 s"),
+                                                    (7.0, "PatroniLeaderChanged demo +3.0 s")]
+
+
+def test_report_without_a_monitoring_host(tmp_path, monkeypatch, run_module, fast_png):
+    run_dir = str(tmp_path / "run")
+    ok_ids = make_run(run_dir)
+    add_records(run_dir, alert_looks())
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2(ok_ids))
+    result = run_module(mod, base_args(tmp_path, alerts={"monitoring": False, "expected": ["EtcdMemberDown"]}))
+    assert result["passed"] is True, result["failures"]
+    assert result["summary_row"]["alerts"] == "-"
+    assert result["alerts"]["monitoring"] is False and result["alerts"]["intervals"] == []
+    doc = json.load(open(result["files"]["json"]))
+    assert [a["name"] for a in doc["assertions"]] == ["new leader"]
+    md = open(result["files"]["md"]).read()
+    assert md.split("## Alerts")[1].split("## Events")[0].strip() == \
+        "No monitoring host in the inventory: alerts not checked."
+    assert "| leader_stop | yes | 3.020 | 6 | 1 | 0 | no |" in md
+
+
+def test_report_without_alert_records(tmp_path, monkeypatch, run_module, fast_png):
+    """No alerts option and no alerts watcher (older playbooks): nothing checked; expected alerts without any
+    answer from Alertmanager fail."""
+    ok_ids = make_run(str(tmp_path / "run"))
+    monkeypatch.setattr(mod, "psycopg2", fake_psycopg2(ok_ids))
+    result = run_module(mod, base_args(tmp_path))
+    assert result["passed"] is True and result["summary_row"]["alerts"] == "-"
+    assert "No answer from Alertmanager was recorded (0 failed look(s))" in open(result["files"]["md"]).read()
+    result = run_module(mod, base_args(tmp_path, alerts={"expected": ["PatroniMemberDown"]}))
+    assert result["failures"] == ["assertion failed: alert PatroniMemberDown fired after the fault (no answer from "
+                                  "Alertmanager was recorded)"]
+    assert result["summary_row"]["alerts"] == "0/1 fired"
+
+
+def test_alerts_report_unexpected_critical_and_allowed():
+    quorum = am("EtcdQuorumLost", "etcd", "critical")
+    recs = [L.make_record("alerts", T0 + t, T0 + t, "ok", firing=f) for t, f in
+            ((0.0, []), (5.0, [DOWN, quorum]), (6.0, [DOWN]))]
+    events = [L.make_event("fault_injected", t=T0 + 4)]
+    doc, checks = mod.alerts_report(recs, events, {"expected": ["PatroniMemberDown"]})
+    bad = [c for c in checks if not c["passed"]]
+    assert bad == [{"name": "no unexpected critical alert", "passed": False, "detail": "EtcdQuorumLost/etcd at +1.0 s"}]
+    assert mod.alerts_summary(doc, checks) == "1/1 fired, unexpected critical"
+    doc, checks = mod.alerts_report(recs, events, {"expected": ["PatroniMemberDown"], "allowed": ["EtcdQuorumLost"]})
+    assert all(c["passed"] for c in checks) and mod.alerts_summary(doc, checks) == "1/1 fired"
+    doc, checks = mod.alerts_report(recs, events, {"allowed": ["EtcdQuorumLost", "PatroniMemberDown"]})
+    assert [c["name"] for c in checks] == ["no unexpected critical alert"] and checks[0]["passed"]
+    assert mod.alerts_summary(doc, checks) == "none expected"
+    assert "Critical alerts allowed without being expected: `EtcdQuorumLost`, `PatroniMemberDown`." in \
+        mod.alerts_markdown(doc, T0)
+
+
+def test_alert_cells_and_marks():
+    assert mod.alert_time(T0 + 7.5, T0 + 4, T0) == "3.5" and mod.alert_time(None, T0, T0) == "n/a"
+    assert mod.alert_time(T0 + 2, T0 + 4, T0) == "-2.0"  # before the fault
+    assert mod.alert_time(T0 + 2, None, T0) == "2.0 after the load started"
+    per_alert = {"A": {"resolved_after_restore_s": 12.34, "still_firing": False}, "B": {"still_firing": True},
+                 "C": {"resolved_after_restore_s": None, "still_firing": False}}
+    assert [mod.restore_cell(per_alert, n) for n in "ABCD"] == ["12.3 s", "still firing", "n/a", "n/a"]
+    # The summary of chaos/tasks/alerts_resolved.yml's wait.
+    waited = {"checked": ["A", "B"], "still_firing": ["B"], "elapsed_s": 31.5}
+    assert [mod.restore_cell(waited, n) for n in "ABC"] == ["within 31.5 s", "still firing", "not checked"]
+    assert mod.restore_cell(dict(waited, elapsed_s=None), "A") == "resolved"
+    intervals = [{"alert": "A", "instance": "", "fired_t": T0 + 1, "firing_at_start": True,
+                  "fired_after_fault_s": None},
+                 {"alert": "B", "instance": "n1", "fired_t": T0 + 2, "firing_at_start": False,
+                  "fired_after_fault_s": None},
+                 {"alert": "C", "instance": "", "fired_t": T0 + 9.5, "firing_at_start": False,
+                  "fired_after_fault_s": 5.5}]
+    assert mod.alert_marks(intervals, T0) == [(2.0, "B n1"), (9.5, "C +5.5 s")]
+    assert mod.alert_marks(intervals, None) == [] and len(mod.alert_marks(intervals * 30, T0)) == 20
+    assert mod.alerts_markdown({}, T0) == ["No monitoring host in the inventory: alerts not checked."]
+    none_fired = {"monitoring": True, "expected": [], "answers": 3, "errors": 0, "intervals": []}
+    assert mod.alerts_markdown(none_fired, T0)[-1] == "No alert fired during the run."

@@ -75,6 +75,49 @@ def test_write_pool_is_the_up_servers_of_the_backend():
         probe_mod.write_pool(b"<html>login</html>", "primary")
 
 
+# Alertmanager 0.25's GET /api/v2/alerts: one object per alert.
+def am_alert(labels: Dict[str, str], state: str = "active", starts: str = "2026-11-25T22:45:20.123Z") -> Dict[str, Any]:
+    return {"annotations": {"summary": "x"}, "endsAt": "2026-11-25T22:50:20.123Z", "fingerprint": "3bc1d1c8f0e5a4a1",
+            "receivers": [{"name": "none"}], "startsAt": starts, "updatedAt": "2026-11-25T22:46:20.123Z",
+            "generatorURL": "https://172.28.10.41:9090/graph?g0.expr=x", "labels": labels,
+            "status": {"inhibitedBy": [], "silencedBy": [], "state": state}}
+
+
+ALERTS_ANSWER = [
+    am_alert({"alertname": "PatroniMemberDown", "instance": "patroni2", "severity": "critical", "job": "patroni"}),
+    am_alert({"alertname": "EtcdMemberDown", "name": "etcd1", "severity": "critical"}, starts="2026-11-25T22:44:00Z"),
+    am_alert({"alertname": "PatroniMemberDown", "instance": "patroni1", "severity": "critical"}),
+    am_alert({"alertname": "PatroniLeaderChanged", "scope": "demo"}),
+    am_alert({"alertname": "VipNotHeld", "severity": "critical"}, state="suppressed"),
+    am_alert({"severity": "critical"}),
+]
+ALERTS_URL = "https://10.0.0.41:9093/api/v2/alerts?active=true&silenced=false&inhibited=false"
+
+
+def test_firing_alerts_are_the_active_ones_sorted():
+    assert probe_mod.firing_alerts(json.dumps(ALERTS_ANSWER).encode()) == [
+        {"alertname": "EtcdMemberDown", "instance": "etcd1", "severity": "critical",
+         "starts_at": "2026-11-25T22:44:00Z"},
+        {"alertname": "PatroniLeaderChanged", "instance": "", "severity": "", "starts_at": "2026-11-25T22:45:20.123Z"},
+        {"alertname": "PatroniMemberDown", "instance": "patroni1", "severity": "critical",
+         "starts_at": "2026-11-25T22:45:20.123Z"},
+        {"alertname": "PatroniMemberDown", "instance": "patroni2", "severity": "critical",
+         "starts_at": "2026-11-25T22:45:20.123Z"},
+    ]
+    assert probe_mod.firing_alerts(b"[]") == [] and probe_mod.firing_alerts(b'[1, "x", null]') == []
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"<html>401 Unauthorized</html>", "not JSON from Alertmanager"),
+    (b"\xff\xfe", "not JSON from Alertmanager"),
+    (b'{"code": 400, "message": "bad filter"}', "not an Alertmanager alert list"),
+])
+def test_unreadable_alertmanager_answers_raise(raw, message):
+    with pytest.raises(ValueError) as err:
+        probe_mod.firing_alerts(raw)
+    assert message in str(err.value)
+
+
 # ------------------------------------------------------------------------------------------- readers
 class FakeFetch:
     """Answers by URL: bytes, or an exception to raise; keeps the URLs and bodies asked for."""
@@ -133,6 +176,8 @@ LB_WATCH = {"balancers": [{"name": "haproxy1", "address": "10.0.0.21"}, {"name":
             "stats_port": 7000, "url_username": "admin", "url_password": PASSWORD, "vip": "10.0.0.100"}
 DCS_WATCH = {"endpoints": ["https://10.0.0.11:2379/"], "leader_key": LEADER_KEY, "ca_path": "/tls/ca.crt",
              "client_cert": "/tls/client.crt", "client_key": "/tls/client.key"}
+ALERT_WATCH = {"url": "https://10.0.0.41:9093/", "ca_path": "/tls/ca.crt", "url_username": "admin",
+               "url_password": PASSWORD, "interval": 2.5}
 
 
 def test_watcher_config_defaults_and_errors():
@@ -144,6 +189,11 @@ def test_watcher_config_defaults_and_errors():
     assert [b.name for b in cfg.lb_watch.balancers] == ["haproxy1", "haproxy2"] and cfg.lb_watch.backend == "primary"
     assert PASSWORD not in repr(cfg) and cfg.watch_interval == 0.2
     assert config(lb_watch={"vip": "10.0.0.100", "stats_port": None}).lb_watch.stats_port == 7000
+    cfg = config(alert_watch=ALERT_WATCH)
+    assert cfg.alert_watch.url == "https://10.0.0.41:9093" and cfg.alert_watch.interval == 2.5
+    assert cfg.alert_watch.client_cert is None and PASSWORD not in repr(cfg)
+    assert config(alert_watch={"url": "http://am:9093", "interval": None}).alert_watch.interval == 1.0
+    assert config(alert_watch=None).alert_watch is None
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -153,6 +203,10 @@ def test_watcher_config_defaults_and_errors():
     ({"lb_watch": {"balancers": [], "vip": None, "stats_port": 7000}}, "lb_watch needs balancers or a vip"),
     ({"lb_watch": ["haproxy1"]}, "lb_watch must be an object"),
     ({"watch_interval": -1}, "watch_interval and watch_timeout must be positive"),
+    ({"alert_watch": {"url_username": "admin"}}, "alert_watch needs url"),
+    ({"alert_watch": ["https://10.0.0.41:9093"]}, "alert_watch needs url"),
+    ({"alert_watch": {"url": "https://10.0.0.41:9093", "interval": 0}}, "alert_watch.interval must be positive"),
+    ({"alert_watch": {"url": "https://10.0.0.41:9093", "interval": -1}}, "alert_watch.interval must be positive"),
 ])
 def test_watcher_config_errors_name_the_key(bad, message):
     with pytest.raises(ValueError) as err:
@@ -184,6 +238,32 @@ def test_build_watchers_one_per_target():
                      {"up": []}, {"balancer": "haproxy1"}]
 
 
+def test_build_watchers_asks_alertmanager_with_its_own_interval():
+    made: List[Dict[str, Any]] = []
+
+    def fetcher(timeout: float, **kw: Any) -> FakeFetch:
+        made.append(dict(kw, timeout=timeout))
+        return FakeFetch({ALERTS_URL: json.dumps(ALERTS_ANSWER[:1]).encode()})
+
+    cfg = config(alert_watch=dict(ALERT_WATCH, client_cert="/tls/c.crt", client_key="/tls/c.key"), watch_timeout=0.5)
+    watchers = probe_mod.build_watchers(cfg, fetcher=fetcher)
+    assert [(name, kind, node) for name, kind, node, _ in watchers] == [("watch-alerts", "alerts", None)]
+    assert made == [{"timeout": 0.5, "ca_path": "/tls/ca.crt", "client_cert": "/tls/c.crt", "client_key": "/tls/c.key",
+                     "username": "admin", "password": PASSWORD}]
+    assert watchers[0][3]() == {"firing": [{"alertname": "PatroniMemberDown", "instance": "patroni2",
+                                            "severity": "critical", "starts_at": "2026-11-25T22:45:20.123Z"}]}
+    assert probe_mod.watch_interval(cfg, "alerts") == 2.5 and probe_mod.watch_interval(cfg, "dcs") == 0.1
+    assert probe_mod.watch_interval(config(), "alerts") == 0.1
+
+
+def test_watch_state_shows_the_firing_alerts_by_name_and_instance():
+    firing = [{"alertname": "EtcdMemberDown", "instance": "etcd1", "severity": "critical", "starts_at": "x"},
+              {"alertname": "PatroniLeaderChanged", "instance": "", "severity": "", "starts_at": "y"}]
+    assert probe_mod.watch_state({"node": None, "firing": firing}) == {
+        "firing": ["EtcdMemberDown/etcd1", "PatroniLeaderChanged/"]}
+    assert probe_mod.watch_state({"node": "h", "up": ["p1"]}) == {"up": ["p1"]}
+
+
 # ------------------------------------------------------------------------------------------- records
 def test_watch_loop_records_every_look(tmp_path):
     cfg = config(ledger_path=str(tmp_path / "ledger.jsonl"), watch_interval=0.001)
@@ -206,6 +286,34 @@ def test_watch_loop_records_every_look(tmp_path):
         ("lb", "haproxy1", "ok", ["patroni2"])]
     assert recs[1]["error"] == "OSError: connection refused" and recs[0]["end"] >= recs[0]["start"]
     assert probe.counters.snapshot()["counts"]["lb"] == {"ok": 3, "error": 1, "unknown": 0}
+
+
+def test_watch_loop_records_the_alerts_and_logs_their_changes(tmp_path, caplog):
+    cfg = config(ledger_path=str(tmp_path / "ledger.jsonl"), watch_interval=60)
+    probe = probe_mod.Probe(cfg)
+    down = {"alertname": "PatroniMemberDown", "instance": "patroni1", "severity": "critical", "starts_at": "t1"}
+    looks: List[Any] = [[], [down], [dict(down, starts_at="t2")], OSError("refused"), []]
+
+    def observe() -> Dict[str, Any]:
+        look = looks.pop(0)
+        if not looks:
+            probe.stop.set()
+        if isinstance(look, Exception):
+            raise look
+        return {"firing": look}
+
+    caplog.set_level("INFO", logger="pgha_loadprobe")
+    probe.watch_loop("alerts", None, observe, 0.001)  # its own interval, not watch_interval's 60 s
+    probe.ledger.close()
+    recs = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert [(r["kind"], r["outcome"], r["firing"]) for r in recs] == [
+        ("alerts", "ok", []), ("alerts", "ok", [down]), ("alerts", "ok", [dict(down, starts_at="t2")]),
+        ("alerts", "error", None), ("alerts", "ok", [])]
+    logged = [r.getMessage().split(": ", 1)[1] for r in caplog.records]
+    # The same alert with another start time is no change worth a line.
+    assert logged == ["{'firing': []}", "{'firing': ['PatroniMemberDown/patroni1']}", "OSError: refused",
+                      "{'firing': []}"]
+    assert probe.counters.snapshot()["counts"]["alerts"] == {"ok": 4, "error": 1, "unknown": 0}
 
 
 # ------------------------------------------------------------------------------------------- HTTP
@@ -374,12 +482,16 @@ def test_the_load_records_the_watchers_and_stops_on_sigterm(tmp_path, etcd, serv
     csv_page = load_text("haproxy_stats.csv").encode()
     balancer.routes[("GET", "/;csv")] = (200, csv_page, {})
     vip.routes[("GET", "/balancer")] = (200, b"haproxy2", {})
+    balancer.routes[("GET", "/api/v2/alerts?active=true&silenced=false&inhibited=false")] = (
+        200, json.dumps(ALERTS_ANSWER).encode(), {"Content-Type": "application/json"})
     cfg = {"writer": {"host": "127.0.0.1", "port": 1, "dbname": "app", "user": "app", "password": "s3cret"},
            "rate": 20, "run_id": "watch", "watch_interval": 0.05, "watch_timeout": 0.5,
            "dcs_watch": {"endpoints": ["https://127.0.0.1:1", server.url()], "leader_key": LEADER_KEY,
                          "ca_path": pki["ca"], "client_cert": pki["client_cert"], "client_key": pki["client_key"]},
            "lb_watch": {"balancers": [{"name": "haproxy1", "address": "127.0.0.1"}], "stats_port": balancer.port,
-                        "url_username": "admin", "url_password": PASSWORD, "vip": "127.0.0.2"}}
+                        "url_username": "admin", "url_password": PASSWORD, "vip": "127.0.0.2"},
+           "alert_watch": {"url": balancer.url(), "url_username": "admin", "url_password": "Al3rtPassw0rd",
+                           "interval": 0.1}}
     (tmp_path / "run.json").write_text(json.dumps(cfg))
     proc = subprocess.Popen([sys.executable, SCRIPT, "--config", str(tmp_path / "run.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -387,7 +499,7 @@ def test_the_load_records_the_watchers_and_stops_on_sigterm(tmp_path, etcd, serv
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         kinds = {json.loads(line)["kind"] for line in ledger.read_text().splitlines()} if ledger.exists() else set()
-        if {"dcs", "lb", "vip"} <= kinds:
+        if {"dcs", "lb", "vip", "alerts"} <= kinds:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
@@ -405,7 +517,15 @@ def test_the_load_records_the_watchers_and_stops_on_sigterm(tmp_path, etcd, serv
     assert ready["counts"]["dcs"]["ok"] >= 1 and "watch-vip" in ready["threads"]
     text = out.decode()
     assert "watchers every 0.05s: watch-dcs, watch-lb-haproxy1, watch-vip" in text
-    assert PASSWORD not in text and "s3cret" not in text
+    assert "watchers every 0.1s: watch-alerts" in text
+    assert "watch-alerts: {'firing': ['EtcdMemberDown/etcd1', 'PatroniLeaderChanged/', 'PatroniMemberDown/patroni1'," \
+           " 'PatroniMemberDown/patroni2']}" in text
+    alerts = [r for r in recs if r["kind"] == "alerts"]
+    assert alerts[0]["outcome"] == "ok" and [a["alertname"] for a in alerts[0]["firing"]] == [
+        "EtcdMemberDown", "PatroniLeaderChanged", "PatroniMemberDown", "PatroniMemberDown"]
+    asked = [r for r in balancer.requests if r["path"].startswith("/api/v2/alerts")]
+    assert asked[0]["headers"]["Authorization"] == "Basic " + b64("admin:Al3rtPassw0rd")
+    assert PASSWORD not in text and "s3cret" not in text and "Al3rtPassw0rd" not in text
 
 
 def test_the_load_client_needs_no_ansible():

@@ -87,6 +87,8 @@ DCS_WATCH = {"endpoints": ["https://10.0.0.11:2379", "https://10.0.0.12:2379"], 
              "ca_path": "/tls/ca.crt", "client_cert": "/tls/client.crt", "client_key": "/tls/client.key"}
 LB_WATCH = {"balancers": [{"name": "haproxy1", "address": "10.0.0.21"}], "stats_port": 7000, "url_username": "admin",
             "url_password": "St4tsPassw0rd", "vip": "10.0.0.100", "backend": "primary"}
+ALERT_WATCH = {"url": "https://10.0.0.41:9093", "ca_path": "/tls/ca.crt", "client_cert": None, "client_key": None,
+               "url_username": "admin", "url_password": "Al3rtPassw0rd", "interval": 2.0}
 
 
 def test_build_config_passes_the_watchers():
@@ -98,6 +100,8 @@ def test_build_config_passes_the_watchers():
                            mod.run_paths("/r/x"), "x")
     assert cfg["dcs_watch"] == DCS_WATCH and cfg["lb_watch"] == LB_WATCH and cfg["poll_interval"] == 0.2
     assert (cfg["watch_interval"], cfg["watch_timeout"]) == (0.05, 0.5)
+    assert mod.build_config(p, mod.run_paths("/r/x"), "x")["alert_watch"] is None
+    assert mod.build_config(dict(p, alert_watch=ALERT_WATCH), mod.run_paths("/r/x"), "x")["alert_watch"] == ALERT_WATCH
 
 
 def test_watcher_options_in_the_argument_spec():
@@ -107,6 +111,9 @@ def test_watcher_options_in_the_argument_spec():
     assert spec["dcs_watch"]["options"]["endpoints"] == {"type": "list", "elements": "str", "required": True}
     assert set(spec["lb_watch"]["options"]["balancers"]["options"]) == {"name", "address"}
     assert spec["lb_watch"]["options"]["backend"]["default"] == "primary"
+    alert = spec["alert_watch"]["options"]
+    assert alert["url"] == {"type": "str", "required": True} and alert["url_password"]["no_log"] is True
+    assert alert["interval"] == {"type": "float", "default": 1.0} and alert["client_key"]["no_log"] is False
 
 
 def test_pid_alive_live_dead_and_zombie():
@@ -224,15 +231,18 @@ def test_full_flow_with_a_fake_client(tmp_path, fake_client, run_module, capsys)
 
 def test_started_writes_the_watchers_into_run_json(tmp_path, fake_client, run_module):
     run_dir = str(tmp_path / "watch")
+    alert_watch = {"url": ALERT_WATCH["url"], "ca_path": "/tls/ca.crt", "url_username": "admin",
+                   "url_password": ALERT_WATCH["url_password"], "interval": "2"}
     started = run_module(mod, args(run_dir, script=fake_client, writer=DSN, dcs_watch=DCS_WATCH,
-                                   lb_watch=dict(LB_WATCH, stats_port="7000"), watch_interval=0.05,
-                                   poll_interval=0.2, timeout=10))
+                                   lb_watch=dict(LB_WATCH, stats_port="7000"), alert_watch=alert_watch,
+                                   watch_interval=0.05, poll_interval=0.2, timeout=10))
     try:
         assert not started.get("failed"), started.get("msg")
         cfg = json.load(open(started["paths"]["config"]))
-        assert cfg["dcs_watch"] == DCS_WATCH and cfg["lb_watch"] == LB_WATCH
+        assert cfg["dcs_watch"] == DCS_WATCH and cfg["lb_watch"] == LB_WATCH and cfg["alert_watch"] == ALERT_WATCH
         assert cfg["watch_interval"] == 0.05 and cfg["watch_timeout"] == 1.0 and cfg["poll_interval"] == 0.2
         assert LB_WATCH["url_password"] not in json.dumps(started)
+        assert ALERT_WATCH["url_password"] not in json.dumps(started)
     finally:
         run_module(mod, args(run_dir, state="stopped"))
 

@@ -650,3 +650,140 @@ def test_recovery_loss_window_of_a_restore_from_the_archive_alone():
     final = list(range(80)) + list(range(100, 110))  # the last 2 s before the loss were not archived
     rc = L.analyze(records, events(0.0, 21.0, target), final).recovery
     assert rc.missing_kept == list(range(80, 100)) and rc.loss_window_s == pytest.approx(1.996, abs=0.01)
+
+
+# ------------------------------------------------------------------------------------------------ alerts
+def firing(alertname: str, instance: str = "patroni1", severity: str = "critical") -> Dict[str, Any]:
+    return {"alertname": alertname, "instance": instance, "severity": severity,
+            "starts_at": "2023-11-14T22:13:%02dZ" % (len(alertname) % 60)}
+
+
+def look(t: float, *alerts: Dict[str, Any], outcome: str = "ok") -> Dict[str, Any]:
+    """One answer of Alertmanager (50 ms); ``outcome`` error: it did not answer."""
+    if outcome != "ok":
+        return L.make_record("alerts", T0 + t, T0 + t + 1.0, outcome, error="URLError: timed out")
+    return L.make_record("alerts", T0 + t, T0 + t + 0.05, "ok", firing=list(alerts))
+
+
+FAULT = L.make_event(L.FAULT_EVENT, "stop patroni1", t=T0 + 10.0)
+
+
+def test_alerts_records_carry_the_firing_alerts():
+    rec = look(1.0, firing("PatroniMemberDown"))
+    assert set(rec) == set(L.RECORD_FIELDS) | set(L.WATCH_FIELDS) and rec["firing"][0]["instance"] == "patroni1"
+    assert L.make_record("dcs", T0, T0, "ok", value="p1")["firing"] is None
+    with pytest.raises(ValueError) as err:
+        L.make_record("write", T0, T0, "ok", id=1, firing=[])
+    assert "write records have no firing" in str(err.value)
+    an = L.analyze(steady(1, 0.0, 1.0) + [rec, look(2.0, outcome="error")])
+    assert an.watches["alerts"] == {"ok": 1, "error": 1, "unknown": 0, "total": 2} and an.writes.ok == 50
+    assert L.count_outcomes([rec])["alerts"]["ok"] == 1
+
+
+def test_alert_intervals_open_close_and_reopen():
+    down, lag = firing("PatroniMemberDown"), firing("PatroniReplicaLagging", "patroni3", "warning")
+    recs = [look(0.0), look(9.0), look(12.0, down), look(13.0, down, lag), look(14.0, outcome="error"),
+            look(15.0, lag), look(20.0, down, lag), look(21.0, down)]
+    # Out of order in the file: the answers are taken by their end.
+    out = L.alert_intervals(list(reversed(recs)), events(0.0, 22.0, FAULT))
+    assert [(iv["alert"], iv["instance"], iv["fired_t"] - T0, iv["resolved_t"] and iv["resolved_t"] - T0)
+            for iv in out] == [
+        ("PatroniMemberDown", "patroni1", pytest.approx(12.05), pytest.approx(15.05)),
+        ("PatroniReplicaLagging", "patroni3", pytest.approx(13.05), pytest.approx(21.05)),
+        ("PatroniMemberDown", "patroni1", pytest.approx(20.05), None),  # reopened; still firing at the end
+    ]
+    first, lagging, again = out
+    # The error at 14.0 neither resolved nor reopened anything.
+    assert first["duration_s"] == pytest.approx(3.0) and again["duration_s"] == pytest.approx(1.0)
+    assert first["fired_after_fault_s"] == pytest.approx(2.05) and again["fired_after_fault_s"] == pytest.approx(10.05)
+    assert first["firing_at_start"] is False and (first["severity"], lagging["severity"]) == ("critical", "warning")
+    assert first["starts_at"] == down["starts_at"]
+
+
+def test_alert_firing_at_start_or_before_the_fault():
+    old, early = firing("PatroniLeaderChanged", "demo", "info"), firing("EtcdMemberDown", "etcd1")
+    recs = [look(0.0, old), look(5.0, old, early), look(11.0, early), look(12.0)]
+    out = {iv["alert"]: iv for iv in L.alert_intervals(recs, events(0.0, 13.0, FAULT))}
+    assert out["PatroniLeaderChanged"]["firing_at_start"] is True
+    assert out["PatroniLeaderChanged"]["resolved_t"] == T0 + 11.05
+    assert out["EtcdMemberDown"]["firing_at_start"] is False and out["EtcdMemberDown"]["fired_after_fault_s"] is None
+    # Without a fault event, nothing fired "after the fault".
+    assert all(iv["fired_after_fault_s"] is None for iv in L.alert_intervals(recs, events(0.0, 13.0)))
+    assert L.alert_intervals([look(1.0, outcome="error")] + steady(1, 0.0, 1.0), [FAULT]) == []
+
+
+def test_alert_instance_and_name_keep_intervals_apart():
+    a, b = firing("PatroniMemberDown", "patroni1"), firing("PatroniMemberDown", "patroni2")
+    out = L.alert_intervals([look(0.0), look(11.0, a), look(12.0, a, b), look(13.0, b)], [FAULT])
+    assert [(iv["instance"], iv["resolved_t"] and round(iv["resolved_t"] - T0, 2)) for iv in out] == [
+        ("patroni1", 13.05), ("patroni2", None)]
+
+
+def _checks(recs: List[Dict[str, Any]], expected: List[str], **kw: Any) -> Dict[str, Dict[str, Any]]:
+    intervals = L.alert_intervals(recs, events(0.0, 200.0, FAULT))
+    answered = any(r["kind"] == "alerts" and r["outcome"] == "ok" for r in recs)
+    return {c["name"]: c for c in L.alert_checks(intervals, expected, answered=answered, **kw)}
+
+
+def test_alert_checks_expected_alerts_fired_within_the_bound():
+    down, changed = firing("PatroniMemberDown"), firing("PatroniLeaderChanged", "demo", "info")
+    recs = [look(0.0), look(40.0, changed), look(82.25, changed, down), look(150.0)]
+    checks = _checks(recs, ["PatroniMemberDown", "PatroniLeaderChanged"], max_fire_s=60)
+    assert list(checks) == [
+        "alert PatroniMemberDown fired after the fault", "alert PatroniMemberDown fired within 60 s of the fault",
+        "alert PatroniLeaderChanged fired after the fault", "alert PatroniLeaderChanged fired within 60 s of the fault",
+        "no unexpected critical alert"]
+    assert checks["alert PatroniMemberDown fired after the fault"] == {
+        "name": "alert PatroniMemberDown fired after the fault", "passed": True,
+        "detail": "patroni1 +72.3 s after the fault"}
+    bound = checks["alert PatroniMemberDown fired within 60 s of the fault"]
+    assert bound["passed"] is False and bound["detail"] == "+72.3 s on patroni1"  # the bound exceeded
+    assert checks["alert PatroniLeaderChanged fired within 60 s of the fault"]["passed"] is True
+    assert checks["no unexpected critical alert"] == {"name": "no unexpected critical alert", "passed": True,
+                                                      "detail": "none"}
+    # Without a bound, only whether they fired.
+    assert len(_checks(recs, ["PatroniMemberDown"])) == 2
+
+
+def test_alert_checks_an_alert_firing_at_the_start_did_not_fire():
+    down = firing("PatroniMemberDown")
+    checks = _checks([look(0.0, down), look(20.0, down), look(30.0)], ["PatroniMemberDown", "EtcdNoLeader"],
+                     max_fire_s=60)
+    fired = checks["alert PatroniMemberDown fired after the fault"]
+    assert fired["passed"] is False and fired["detail"] == "never seen firing after the fault: patroni1 firing at " \
+                                                           "the start"
+    never = checks["alert EtcdNoLeader fired after the fault"]
+    assert never["passed"] is False and never["detail"] == "never seen firing (seen: PatroniMemberDown)"
+    assert not any("within" in name for name in checks)  # no time to bound
+    assert checks["no unexpected critical alert"]["passed"] is True  # firing before the run: not this run's
+    before = _checks([look(0.0), look(5.0, down), look(20.0)], ["PatroniMemberDown"])
+    assert before["alert PatroniMemberDown fired after the fault"]["detail"].endswith("patroni1 fired before any fault")
+    nothing = _checks([look(0.0)], ["X"])["alert X fired after the fault"]
+    assert nothing["detail"] == "never seen firing (seen: no alert)"
+
+
+def test_alert_checks_unexpected_critical_alert():
+    down, quorum = firing("PatroniMemberDown"), firing("EtcdQuorumLost", "etcd", "CRITICAL")
+    lag = firing("PatroniReplicaLagging", "patroni3", "warning")
+    recs = [look(0.0), look(5.0, quorum), look(25.0, down, lag), look(30.0)]
+    check = _checks(recs, ["PatroniMemberDown"])["no unexpected critical alert"]
+    assert check["passed"] is False and check["detail"] == "EtcdQuorumLost/etcd before any fault"
+    recs = [look(0.0), look(25.0, down, quorum, lag), look(30.0)]
+    check = _checks(recs, ["PatroniMemberDown"])["no unexpected critical alert"]
+    assert check["detail"] == "EtcdQuorumLost/etcd at +15.1 s"  # a warning never counts
+    assert _checks(recs, ["PatroniMemberDown"], allowed=["EtcdQuorumLost"])["no unexpected critical alert"]["passed"]
+    assert _checks(recs, ["PatroniMemberDown"], severities_fail=("warning",))["no unexpected critical alert"][
+        "detail"] == "PatroniReplicaLagging/patroni3 at +15.1 s"
+
+
+def test_alert_checks_without_an_answer_from_alertmanager():
+    assert L.alert_checks([], [], answered=False) == []
+    assert _checks([look(5.0, outcome="error")], []) == {}
+    checks = L.alert_checks([], ["PatroniMemberDown", "PatroniMemberDown", "EtcdMemberDown"], max_fire_s=10,
+                            answered=False)
+    assert checks == [{"name": "alert PatroniMemberDown fired after the fault", "passed": False,
+                       "detail": "no answer from Alertmanager was recorded"},
+                      {"name": "alert EtcdMemberDown fired after the fault", "passed": False,
+                       "detail": "no answer from Alertmanager was recorded"}]
+    # Answers without any alert: nothing unexpected, nothing expected fired.
+    assert [c["passed"] for c in L.alert_checks([], ["X"])] == [False, True]
