@@ -655,3 +655,31 @@ def test_update_refuses_bad_settings_before_any_change(tmp_path, extravars, word
     """update.yml stops in its checking play on a bad setting, names it, and changes nothing."""
     assert_refused_in_check_play(tmp_path, Case("good", lambda h, v: None, ()), UPDATE, UPDATE_CHECK_PLAY,
                                  extravars, words)
+
+
+# ---- chaos/experiment.yml: the alerts an experiment expects, checked before anything changes -----
+
+EXPERIMENT = PROJECT / "chaos" / "experiment.yml"
+EXPERIMENT_PLAY = "Chaos: leader_failover"
+
+
+def _leader_failover_expecting(alerts: Dict[str, List[str]]) -> Dict[str, Any]:
+    """chaos_experiments with one experiment, leader_failover, expecting ``alerts``."""
+    return {"leader_failover": {"steps": "../steps/leader_failover.yml", "restore": "../steps/restore_services.yml",
+                                "bounds": {}, "alerts": alerts}}
+
+
+EXPERIMENT_CASES = [
+    # (id, extra vars, words the message must contain)
+    ("alert-not-a-rule", {"chaos_experiments": _leader_failover_expecting({"fault": ["PatroniMemberDwn"]})},
+     ("chaos_experiments.leader_failover", "PatroniMemberDwn", "PatroniMemberDown")),
+    ("alert-bound-not-a-number", {"chaos_bound_alert_fire_s": "2m"}, ("chaos_bound_alert_fire_s", '"2m"')),
+    ("alert-timeout-zero", {"chaos_alert_resolve_timeout": 0}, ("chaos_alert_resolve_timeout", "positive")),
+]
+
+
+@pytest.mark.parametrize("extravars,words", [pytest.param(v, w, id=i) for i, v, w in EXPERIMENT_CASES])
+def test_experiment_refuses_bad_alert_settings_before_any_change(tmp_path, extravars, words):
+    """A chaos experiment stops in its first task on an alert no rule defines or a bad alert setting."""
+    assert_refused_in_check_play(tmp_path, Case("good", lambda h, v: None, ()), EXPERIMENT, EXPERIMENT_PLAY,
+                                 dict({"chaos_experiment": "leader_failover"}, **extravars), words)
