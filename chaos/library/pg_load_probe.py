@@ -33,7 +33,8 @@ options:
   run_dir:
     description:
       - Working directory of one run (created, mode 0700) for C(run.json), C(ledger.jsonl), C(events.jsonl),
-        C(probe.log), C(probe.pid) and C(ready.json). One load at a time per directory.
+        C(probe.log), C(probe.pid), C(ready.json) and C(alerts_seen.json) (the alert names the O(alert_watch)
+        watcher saw firing, each with when it first did). One load at a time per directory.
     type: path
     required: true
   script:
@@ -408,9 +409,9 @@ from ansible.module_utils.pgha_ledger import (
 )
 
 FILES = {"config": "run.json", "ledger": "ledger.jsonl", "events": "events.jsonl", "log": "probe.log",
-         "pid": "probe.pid", "ready": "ready.json"}
+         "pid": "probe.pid", "ready": "ready.json", "alerts_seen": "alerts_seen.json"}
 # Files of a previous run kept once as <name>.prev when a new load starts in the same run_dir.
-ROTATED = ("ledger", "events", "log", "ready")
+ROTATED = ("ledger", "events", "log", "ready", "alerts_seen")
 POLL_S = 0.1
 
 
@@ -487,6 +488,7 @@ def build_config(p: Dict[str, Any], paths: Dict[str, str], run_id: str) -> Dict[
         "ledger_path": paths["ledger"],
         "events_path": paths["events"],
         "ready_path": paths["ready"],
+        "alerts_seen_path": paths["alerts_seen"],
         "pid_path": paths["pid"],
         "poll_nodes": [{"name": n["name"], "host": n["host"], "port": n.get("port") or 5432}
                        for n in p.get("poll_nodes") or []],

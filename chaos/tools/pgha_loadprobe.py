@@ -44,7 +44,7 @@ Config (JSON; only ``writer`` and ``ledger_path`` are required)::
      "reader": {... same keys ..., "port": 5001},
      "rate": 50, "read_rate": 50, "connect_timeout": 2, "statement_timeout_ms": 2000, "backoff": 0.2,
      "table": "chaos_ledger", "run_id": "leader_stop", "ledger_path": "...", "events_path": "...",
-     "ready_path": "...", "pid_path": "...",
+     "ready_path": "...", "pid_path": "...", "alerts_seen_path": "...",
      "poll_nodes": [{"name": "patroni1", "host": "172.28.10.11", "port": 5432}], "poll_interval": 0.5,
      "watch_interval": 0.1, "watch_timeout": 1.0,
      "dcs_watch": {"endpoints": ["https://172.28.10.11:2379", ...], "leader_key": "/service/demo/leader",
@@ -77,7 +77,7 @@ import sys
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 # The ledger module is chaos/module_utils/pgha_ledger.py and the HAProxy stats parser module_utils/pgha_haproxy.py,
 # imported as plain modules: this script runs with any python that has psycopg2, without Ansible.
@@ -188,6 +188,9 @@ class Config:
     run_id: str = "chaos"
     events_path: Optional[str] = None
     ready_path: Optional[str] = None
+    # The alert names the alerts watcher has seen firing, each with when it first did (written when one is new),
+    # so a playbook can hold a fault until an alert fired even if it resolved before the playbook looked.
+    alerts_seen_path: Optional[str] = None
     pid_path: Optional[str] = None
     poll_nodes: List[PollNode] = dataclasses.field(default_factory=list)
     poll_interval: float = 0.5
@@ -288,6 +291,7 @@ def config_from_dict(data: Dict[str, Any], base_dir: str = ".") -> Config:
         ledger_path=path("ledger_path", "ledger.jsonl"),
         events_path=path("events_path", "events.jsonl"),
         ready_path=path("ready_path", "ready.json"),
+        alerts_seen_path=os.path.join(base_dir, data["alerts_seen_path"]) if data.get("alerts_seen_path") else None,
         pid_path=os.path.join(base_dir, data["pid_path"]) if data.get("pid_path") else None,
         poll_nodes=nodes,
         poll_interval=float(data.get("poll_interval") or 0.5),
@@ -637,6 +641,7 @@ class Probe:
         self.libpq_version = int(getattr(psycopg2, "__libpq_version__", 0) or 0)
         self.first_id: Optional[int] = None
         self.skipped: Dict[str, int] = {}
+        self.alerts_seen: Dict[str, float] = {}
 
     # -- helpers
     def record(self, **fields: Any) -> None:
@@ -851,11 +856,23 @@ class Probe:
                 state: Any = "error"
                 shown: Any = error
             else:
-                self.record(kind=kind, start=start, end=time.time(), outcome="ok", **fields)
+                end = time.time()
+                self.record(kind=kind, start=start, end=end, outcome="ok", **fields)
                 state = shown = watch_state(fields)
+                if kind == "alerts":
+                    self.note_alerts(fields.get("firing") or [], end)
             if state != last:
                 LOG.info("%s: %s", threading.current_thread().name, shown)
                 last = state
+
+    def note_alerts(self, firing: Sequence[Mapping[str, Any]], t: float) -> None:
+        """Remember the alert names seen firing for the first time (at ``t``) and rewrite alerts_seen_path."""
+        new = {str(a["alertname"]): round(t, 3) for a in firing if a.get("alertname")
+               and str(a["alertname"]) not in self.alerts_seen}
+        if new:
+            self.alerts_seen.update(new)
+            if self.cfg.alerts_seen_path:
+                write_json_atomic(self.cfg.alerts_seen_path, {"seen": self.alerts_seen})
 
     # -- lifecycle
     def status(self, stopped: Optional[float] = None) -> Dict[str, Any]:

@@ -538,3 +538,32 @@ def test_the_load_client_needs_no_ansible():
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['patroni1'] False"
+
+
+def test_alerts_seen_file_keeps_every_alert_that_fired_even_after_it_resolved(tmp_path):
+    seen_path = tmp_path / "alerts_seen.json"
+    cfg = config(ledger_path=str(tmp_path / "ledger.jsonl"), watch_interval=0.001, alerts_seen_path=str(seen_path))
+    probe = probe_mod.Probe(cfg)
+    changed = {"alertname": "PatroniLeaderChanged", "instance": "", "severity": "info", "starts_at": "t1"}
+    down = {"alertname": "PatroniMemberDown", "instance": "patroni1", "severity": "warning", "starts_at": "t2"}
+    looks: List[Any] = [[], [changed], [], [down], [changed, down]]
+
+    def observe() -> Dict[str, Any]:
+        look = looks.pop(0)
+        if not looks:
+            probe.stop.set()
+        return {"firing": look}
+
+    probe.watch_loop("alerts", None, observe)
+    probe.ledger.close()
+    seen = json.loads(seen_path.read_text())["seen"]
+    assert sorted(seen) == ["PatroniLeaderChanged", "PatroniMemberDown"]
+    # Each with the time it first fired: the leader change before the member down, not its second firing.
+    assert seen["PatroniLeaderChanged"] < seen["PatroniMemberDown"]
+
+
+def test_no_alerts_seen_file_before_an_alert_fires(tmp_path):
+    seen_path = tmp_path / "alerts_seen.json"
+    probe = probe_mod.Probe(config(ledger_path=str(tmp_path / "ledger.jsonl"), alerts_seen_path=str(seen_path)))
+    probe.note_alerts([], 1.0)
+    assert not seen_path.exists()
