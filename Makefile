@@ -12,11 +12,24 @@ export ANSIBLE_FORCE_COLOR := 0
 # Which lab the lab targets (up, down, status, chaos, bench-*) work on. docker: inventories/lab,
 # reached through the Docker API. ssh: inventories/ssh-lab, the same nodes built like VMs and
 # reached over SSH as a non-root user with sudo (make up LAB=ssh). Both can run at once.
+# Whether the lab has its monitoring host (monitor1: Prometheus and Alertmanager; the exporters on
+# every host). MONITORING=no reads the lab's hosts.yml alone, without hosts-monitoring.yml: no
+# monitor1, no exporters, and the chaos experiments do not check alerts. Give the same value to
+# every lab target you run on that lab. (The defaults set no ANSIBLE_INVENTORY: ansible.cfg's
+# inventories/lab applies, and the tests pass their own inventories.)
 LAB ?= docker
-ifeq ($(LAB),ssh)
-export ANSIBLE_INVENTORY := $(CURDIR)/inventories/ssh-lab
-else ifneq ($(LAB),docker)
+MONITORING ?= yes
+ifeq ($(filter $(LAB),docker ssh),)
 $(error LAB must be docker or ssh; got '$(LAB)')
+endif
+ifeq ($(filter $(MONITORING),yes no),)
+$(error MONITORING must be yes or no; got '$(MONITORING)')
+endif
+LAB_INVENTORY := $(CURDIR)/inventories/$(if $(filter ssh,$(LAB)),ssh-lab,lab)
+ifeq ($(MONITORING),no)
+export ANSIBLE_INVENTORY := $(LAB_INVENTORY)/hosts.yml
+else ifeq ($(LAB),ssh)
+export ANSIBLE_INVENTORY := $(LAB_INVENTORY)
 endif
 
 .PHONY: help up down status test test-full check lint rules unit interrupted molecule molecule-ssh venv host image chaos bench-failover bench-durability chaos-modes soak bench-path backup bench-backup chaos-backup chaos-ops
@@ -24,6 +37,7 @@ endif
 help:
 	@echo "make up      build the lab (venv, Docker engine, image, containers, site.yml) and show its status"
 	@echo "             LAB=ssh with any lab target: the SSH lab (inventories/ssh-lab), nodes reached like VMs"
+	@echo "             MONITORING=no with any lab target: the lab without monitor1 (no Prometheus, exporters, alert checks)"
 	@echo "make status  show the cluster (patronictl-style table, HAProxy pools, VIP holder, firing alerts)"
 	@echo "make down    remove the lab containers and network (keeps the image and .lab/ secrets)"
 	@echo "make check   the fast loop (~2 min): lint (yamllint, ansible-lint, ruff, mypy), alert rule tests (promtool), unit tests, validate-modules"
