@@ -165,10 +165,9 @@ options:
       resolved:
         description:
           - What the playbook saw after the restore, shown in the report's "resolved after restore" column (not
-            checked here). Either per alertname - C(resolved_after_restore_s) (seconds from the restore to the
-            alert's resolution, null when unknown) and C(still_firing) (bool) - or one summary of the wait -
-            C(checked) (the alerts waited for), C(still_firing) (those that did not resolve) and C(elapsed_s) (how
-            long the wait took).
+            checked here), the summary of the wait of chaos/tasks/alerts_resolved.yml - C(checked) (the alerts waited
+            for), C(still_firing) (those that did not resolve) and C(elapsed_s) (seconds from the beginning of the
+            restore until the others had resolved).
         type: dict
         default: {}
       monitoring:
@@ -617,25 +616,17 @@ def alert_time(t: Optional[float], fault_t: Optional[float], t0: Optional[float]
 
 
 def restore_cell(resolved: Mapping[str, Any], alert: str) -> str:
-    """What the playbook saw of ``alert`` after the restore (the ``resolved`` suboption of ``alerts``): per
-    alertname, or the summary of chaos/tasks/alerts_resolved.yml's wait (checked, still_firing, elapsed_s)."""
-    if isinstance(resolved.get("checked"), list):
-        if alert in (resolved.get("still_firing") or []):
-            return "still firing"
-        if alert not in resolved["checked"]:
-            return "not checked"
-        elapsed = resolved.get("elapsed_s")
-        try:
-            return "resolved" if elapsed is None else "within %.1f s" % float(elapsed)
-        except (TypeError, ValueError):
-            return "resolved"
-    info = resolved.get(alert)
-    if not isinstance(info, Mapping):
-        return "n/a" if info is None else cell(info)
-    if info.get("still_firing"):
+    """What the playbook saw of ``alert`` after the restore: the ``resolved`` suboption of ``alerts``, the summary
+    of chaos/tasks/alerts_resolved.yml's wait (checked, still_firing, elapsed_s)."""
+    if alert in (resolved.get("still_firing") or []):
         return "still firing"
-    after = info.get("resolved_after_restore_s")
-    return "n/a" if after is None else "%.1f s" % float(after)
+    if alert not in (resolved.get("checked") or []):
+        return "not checked"
+    elapsed = resolved.get("elapsed_s")
+    try:
+        return "resolved" if elapsed is None else "within %.1f s" % float(elapsed)
+    except (TypeError, ValueError):
+        return "resolved"
 
 
 def alerts_markdown(alerts: Mapping[str, Any], t0: Optional[float]) -> List[str]:
