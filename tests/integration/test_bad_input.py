@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import ansible_runner
+import ansible_runner.interface
 import pytest
 import yaml
 from ansible_runs import runner_args
@@ -191,23 +192,40 @@ def failure_messages(event: Dict[str, Any]) -> List[str]:
     return msgs
 
 
-def run_playbook(workdir: Path, inventory: Path, playbook: Path, allowed_play: str = VALIDATION_PLAY,
-                 extravars: Optional[Dict[str, Any]] = None) -> Outcome:
+def prepare_run(workdir: Path, inventory: Path, playbook: Path, allowed_play: str = VALIDATION_PLAY,
+                extravars: Optional[Dict[str, Any]] = None) -> ansible_runner.Runner:
+    """The ansible-runner Runner of ``playbook``, configured but not started.
+
+    Call it from pytest's main thread: configuring copies ``os.environ``, which pytest rewrites
+    (PYTEST_CURRENT_TEST) at every test phase; a copy made in a worker thread can meet a key that
+    vanishes mid-copy (KeyError, seen once in CI). ``Runner.run()`` itself reads only its own copy.
+    """
     plugins = workdir / "callback_plugins"
     plugins.mkdir(exist_ok=True)
     (plugins / "pgha_bad_input_tripwire.py").write_text(TRIPWIRE_PLUGIN)
-    runner = ansible_runner.run(
+    return ansible_runner.interface.init_runner(
         **runner_args(workdir, inventory, playbook, ANSIBLE_CALLBACK_PLUGINS=str(plugins),
                       PGHA_TRIPWIRE_ALLOWED_PLAY=allowed_play),
         extravars=extravars or {},
         timeout=RUN_TIMEOUT,
     )
+
+
+def finish_run(runner: ansible_runner.Runner) -> Outcome:
+    """Run a prepared Runner to its end (safe in a worker thread) and collect its events."""
+    runner.run()
     events = sorted(runner.events, key=lambda e: e.get("counter", 0))
     try:
         stdout = runner.stdout.read()
     except Exception:  # noqa: BLE001 - only for diagnostics
         stdout = ""
     return Outcome(status=runner.status, rc=runner.rc, events=events, stdout_tail=stdout[-3000:])
+
+
+def run_playbook(workdir: Path, inventory: Path, playbook: Path, allowed_play: str = VALIDATION_PLAY,
+                 extravars: Optional[Dict[str, Any]] = None) -> Outcome:
+    """Prepare and run ``playbook`` in the calling thread."""
+    return finish_run(prepare_run(workdir, inventory, playbook, allowed_play, extravars))
 
 
 # ---- the matrix ------------------------------------------------------------------------------
@@ -495,7 +513,8 @@ def matrix(request, tmp_path_factory):
         if case.id in futures or _skipped(case):
             continue
         workdir = tmp_path_factory.mktemp(case.id)
-        futures[case.id] = pool.submit(run_playbook, workdir, _prepare(case, workdir), SITE)
+        # Configured here, in the main thread; only the ansible-playbook runs go to the pool.
+        futures[case.id] = pool.submit(finish_run, prepare_run(workdir, _prepare(case, workdir), SITE))
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
