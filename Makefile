@@ -118,8 +118,8 @@ interrupted: image
 molecule: image
 	molecule test --scenario-name default
 
-# The VM path: site.yml, idempotence, a chaos suite (core unless CHAOS_SUITE=all) and the verify
-# over SSH as a sudo user (molecule/ssh). What CI runs.
+# The VM path: site.yml, a chaos suite (core unless CHAOS_SUITE=all) and the verify (whose vaulted
+# site.yml -vvv run must report changed=0) over SSH as a sudo user (molecule/ssh). What CI runs.
 molecule-ssh: image
 	PGHA_CHAOS_SUITE=$(or $(CHAOS_SUITE),core) molecule test --scenario-name ssh
 
