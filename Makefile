@@ -51,7 +51,7 @@ help:
 	@echo "make check   the fast loop (~2 min): lint (yamllint, ansible-lint, ruff, mypy), alert rule tests (promtool), unit tests, validate-modules"
 	@echo "make test    lint + unit tests + bad-input matrix + Molecule ssh with the core chaos suite (what CI runs, ~50 min)"
 	@echo "make test-full  the same with every experiment + Molecule default (the Docker connection) + the interrupted runs"
-	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~12 min)"
+	@echo "make interrupted  site.yml killed at every role boundary on fresh int-* containers, then rerun (~65 min)"
 	@echo "make chaos [CHAOS_SUITE=core]  every chaos experiment against the lab (chaos/all.yml; core: chaos/core.yml), reports in reports/"
 	@echo "make chaos-modes  the mode-dependent experiments in sync, strict and async (chaos/durability_modes.yml)"
 	@echo "make soak [SOAK_S=1800] [SOAK_CPU=0]  nothing broken, 10 writes/s: no failover, VIP move or write error (CPU burners optional)"
@@ -109,7 +109,7 @@ rules: venv
 	promtool test rules monitoring/alerts/tests/pgha.rules.test.yml
 
 # site.yml killed in every role on its own fresh containers (int-*, network pgha-interrupted), then
-# run again to a healthy cluster. Needs the image; about 12 minutes.
+# run again to a healthy cluster. Needs the image; about 65 minutes (11 kill points).
 interrupted: image
 	PGHA_RUN_INTERRUPTED=1 pytest tests/interrupted -v
 
@@ -167,7 +167,7 @@ checks: lint rules unit
 # starts), their output kept in reports/checks.log and printed at the end; either failing fails
 # the run. Every experiment (chaos/all.yml: its alert holds take it past CI's hour), the same
 # cluster and experiments through the Docker API (molecule default, ~45 min) and the interrupted
-# runs (~25 min) are test-full's (README, Tests).
+# runs (~65 min) are test-full's (README, Tests).
 test: image
 	mkdir -p reports
 	$(MAKE) --no-print-directory checks > reports/checks.log 2>&1 & checks_pid=$$!

@@ -91,17 +91,39 @@ def _rename_hosts(tree: Any, prefix: str) -> None:
         _rename_hosts(child, prefix)
 
 
-def write_inventory(target: Path, iso: Isolation, source: Path = SOURCE_INVENTORY) -> Path:
+# The monitoring host the test adds when the source has none (host number 41, as in the other
+# inventories): its roles get kill points too, and playbooks/verify.yml checks it.
+MONITORING_HOST = "monitor1"
+MONITORING_HOST_NUMBER = 41
+
+
+def add_monitoring_host(hosts: Dict[str, Any], network: ipaddress.IPv4Network) -> None:
+    """Put MONITORING_HOST into group monitoring (and lab_containers), unless a monitoring group has hosts."""
+    children = hosts["all"].setdefault("children", {})
+    if (children.get("monitoring") or {}).get("hosts"):
+        return
+    lab = children.setdefault("lab_containers", {}).setdefault("children", {})
+    lab["monitoring"] = None
+    children["monitoring"] = {"hosts": {MONITORING_HOST: {
+        "ansible_host": MONITORING_HOST,
+        "cluster_address": str(network.network_address + MONITORING_HOST_NUMBER),
+    }}}
+
+
+def write_inventory(target: Path, iso: Isolation, source: Path = SOURCE_INVENTORY, monitoring: bool = True) -> Path:
     """Copy the Molecule inventory into target with the isolation's containers, network and state dir.
 
     Every YAML file of the source is carried over (so a variable added there reaches this test), with
-    addresses moved from the source network to iso.subnet and the lab_* settings replaced.
+    addresses moved from the source network to iso.subnet and the lab_* settings replaced. With
+    monitoring, a monitoring host is added when the source has none (the Molecule inventory has not).
     """
     hosts = _load_yaml(source / "hosts.yml")
     old = ipaddress.IPv4Network(hosts["all"]["vars"]["cluster_network"])
     rewriter = _Rewriter(old, ipaddress.IPv4Network(iso.subnet))
     new = rewriter.new
     hosts = rewriter.value(hosts)
+    if monitoring:
+        add_monitoring_host(hosts, new)
     _rename_hosts(hosts["all"], iso.container_prefix)
     _dump_yaml(target / "hosts.yml", hosts)
 
@@ -119,14 +141,24 @@ def write_inventory(target: Path, iso: Isolation, source: Path = SOURCE_INVENTOR
     return target
 
 
-def has_backup_host(inventory: Path) -> bool:
-    """True when the inventory's hosts.yml puts a host into the backup_repository group."""
+def _group_has_hosts(inventory: Path, group: str) -> bool:
+    """True when the inventory's hosts.yml puts a host into group."""
     def groups(tree: Any) -> Iterator[Tuple[str, Any]]:
         for name, child in ((tree or {}).get("children") or {}).items():
             yield name, child
             yield from groups(child)
     hosts = _load_yaml(inventory / "hosts.yml")
-    return any(name == "backup_repository" and (child or {}).get("hosts") for name, child in groups(hosts["all"]))
+    return any(name == group and (child or {}).get("hosts") for name, child in groups(hosts["all"]))
+
+
+def has_backup_host(inventory: Path) -> bool:
+    """True when the inventory's hosts.yml puts a host into the backup_repository group."""
+    return _group_has_hosts(inventory, "backup_repository")
+
+
+def has_monitoring_host(inventory: Path) -> bool:
+    """True when the inventory's hosts.yml puts a host into the monitoring group."""
+    return _group_has_hosts(inventory, "monitoring")
 
 
 def check_isolation(inventory: Path, iso: Isolation, source_network: ipaddress.IPv4Network) -> None:
@@ -354,19 +386,33 @@ def run_playbook(workdir: Path, inventory: Path, playbook: Path, label: str,
 
 # ---- the verify play ---------------------------------------------------------------------------
 
-def verify_task_names(path: Path = VERIFY, backup: bool = True) -> List[Tuple[str, str]]:
+def verify_task_names(path: Path = VERIFY, backup: bool = True, monitoring: bool = True) -> List[Tuple[str, str]]:
     """(play name, task name) of every task playbooks/verify.yml runs: those of the roles' verify.yml entry
     points it includes, and any task of its own. Without a backup host (backup false) the include that is
-    conditional on pgbackrest_enabled is left out, as Ansible leaves it out."""
+    conditional on pgbackrest_enabled is left out, as Ansible leaves it out; without a monitoring host
+    (monitoring false) the play on group monitoring matches no host and is left out too."""
     names: List[Tuple[str, str]] = []
     for play in _load_yaml(path):
+        if not monitoring and play.get("hosts") == "monitoring":
+            continue
         for task in play.get("tasks", []):
             if not backup and "pgbackrest_enabled" in str(task.get("when", "")):
                 continue
             include = task.get("ansible.builtin.include_role")
             if include:
                 role_tasks = PROJECT / "roles" / include["name"] / "tasks" / include["tasks_from"]
-                names.extend((play["name"], t["name"]) for t in _load_yaml(role_tasks))
+                names.extend((play["name"], name) for name in _task_names(_load_yaml(role_tasks)))
             else:
-                names.append((play["name"], task["name"]))
+                names.extend((play["name"], name) for name in _task_names([task]))
+    return names
+
+
+def _task_names(tasks: List[Dict[str, Any]]) -> List[str]:
+    """Names of the tasks that report a result: a block's name is only a label, its tasks report."""
+    names: List[str] = []
+    for task in tasks:
+        if "block" in task:
+            names.extend(_task_names(task["block"] + task.get("rescue", []) + task.get("always", [])))
+        else:
+            names.append(task["name"])
     return names

@@ -3,9 +3,9 @@
 Requirement: killing ansible-playbook in the middle of site.yml on a fresh lab and running it again ends in
 a healthy cluster, tested at least once per role boundary.
 
-The test builds its own six containers (int-*) on its own docker network (pgha-interrupted,
-172.28.30.0/24) from a copy of inventories/molecule, with its own state directory (fresh CA, keys and
-passwords) in pytest's tmp dir. Then, on that one fresh cluster, a chain of runs: site.yml is started and
+The test builds its own seven containers (int-*: the Molecule inventory's six and a monitoring host, which
+that inventory lacks) on its own docker network (pgha-interrupted, 172.28.30.0/24) from a copy of
+inventories/molecule, with its own state directory (fresh CA, keys and passwords) in pytest's tmp dir. Then, on that one fresh cluster, a chain of runs: site.yml is started and
 SIGKILLed (ansible-playbook's whole process group) when the first kill point is reached, started again and
 killed at the second, and so on through one kill point inside each role. The last run goes to the end and
 must succeed, with every task of the verify play (playbooks/verify.yml) run and passed; the Patroni result
@@ -15,7 +15,7 @@ Everything is judged from ansible-runner events. Processes a killed run started 
 (docker exec) are not killed with it: apt or systemctl keep running there, as after a real Ctrl-C or a
 lost controller, and the next run meets them.
 
-Runs only with PGHA_RUN_INTERRUPTED=1 (``make interrupted``, part of ``make test``): about 12 minutes.
+Runs only with PGHA_RUN_INTERRUPTED=1 (``make interrupted``, part of ``make test-full``): about 65 minutes.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from interrupted_lab import (
     KillPoint,
     Run,
     has_backup_host,
+    has_monitoring_host,
     run_playbook,
     verify_task_names,
     write_inventory,
@@ -43,7 +44,7 @@ from interrupted_lab import (
 
 ENABLED = os.environ.get("PGHA_RUN_INTERRUPTED") == "1"
 needs_containers = pytest.mark.skipif(
-    not ENABLED, reason="starts six containers for ~12 min: runs only with PGHA_RUN_INTERRUPTED=1 (make interrupted)")
+    not ENABLED, reason="starts seven containers for ~65 min: runs only with PGHA_RUN_INTERRUPTED=1 (make interrupted)")
 
 ISOLATION_PREFIX = "int-"
 NETWORK = "pgha-interrupted"
@@ -81,6 +82,17 @@ KILL_POINTS: List[KillPoint] = [
     KillPoint("keepalived", "Start keepalived and enable it at boot", "first_ok",
               "keepalived runs on one balancer (it takes the VIP) and not yet on the other, and HAProxy's "
               "queued reload is lost again"),
+    KillPoint("exporters", "Start the node exporter and enable it at boot", "start",
+              "every host has the node exporter's flags and its TLS web configuration (client certificates "
+              "required) on disk, but still runs the exporter Debian's package started, plain HTTP with the "
+              "package's flags; the restart is a handler of the killed process, so Prometheus could not "
+              "scrape it: the rerun must see the difference and restart it"),
+    KillPoint("prometheus", "Start Prometheus and enable it at boot", "start",
+              "prometheus.yml, the rules, the flags and the web configuration are written, but Prometheus "
+              "runs as the package started it (no TLS, no scrape jobs of the cluster); its restart is lost"),
+    KillPoint("alertmanager", "Start Alertmanager and enable it at boot", "start",
+              "alertmanager.yml, the flags and the web configuration are written, Alertmanager runs the "
+              "package's configuration and Prometheus sends to an Alertmanager that does not answer HTTPS yet"),
 ]
 
 
@@ -93,6 +105,12 @@ def test_inventory_is_isolated(tmp_path: Path) -> None:
     nodes = {**groups["patroni_cluster"]["hosts"], **groups["balancers"]["hosts"]}
     assert sorted(h["ansible_host"] for h in nodes.values()) == [
         "int-haproxy1", "int-haproxy2", "int-patroni1", "int-patroni2", "int-patroni3"]
+    # The monitoring host the Molecule inventory lacks, added as a lab container.
+    assert groups["monitoring"]["hosts"] == {"monitor1": {"ansible_host": "int-monitor1",
+                                                          "cluster_address": "172.28.30.41"}}
+    assert "monitoring" in groups["lab_containers"]["children"]
+    assert has_monitoring_host(inventory)
+    nodes.update(groups["monitoring"]["hosts"])
     network = ipaddress.IPv4Network(SUBNET)
     assert all(ipaddress.IPv4Address(h["cluster_address"]) in network for h in nodes.values())
     assert hosts["all"]["vars"] == {"cluster_network": SUBNET, "cluster_vip": "172.28.30.100"}
@@ -120,10 +138,39 @@ def test_verify_tasks_follow_the_backup_host(tmp_path: Path) -> None:
     assert has_backup_host(tmp_path / "other") is True
 
 
+def test_verify_tasks_follow_the_monitoring_host(tmp_path: Path) -> None:
+    """The monitoring checks of verify.yml are expected exactly when the inventory has a monitoring host."""
+    with_monitoring = verify_task_names(monitoring=True)
+    without = verify_task_names(monitoring=False)
+    monitoring_checks = [t for t in with_monitoring if t not in without]
+    assert monitoring_checks and all(t[0] == "Verify the monitoring" for t in monitoring_checks)
+    assert all(t[0] == "Verify the cluster" for t in without)
+    # A block reports no result of its own: its tasks are expected, not its name (the first full run
+    # of the chain with monitoring failed on the block "Check Prometheus through its API").
+    assert ("Verify the monitoring", "Wait until every scrape target is up") in monitoring_checks
+    assert ("Verify the monitoring", "Check Prometheus through its API") not in monitoring_checks
+
+    iso = Isolation(ISOLATION_PREFIX, NETWORK, SUBNET, tmp_path / "s")
+    assert has_monitoring_host(write_inventory(tmp_path / "with", iso)) is True
+    assert has_monitoring_host(write_inventory(tmp_path / "without", iso, monitoring=False)) is False
+
+
+def test_kill_points_name_tasks_of_their_roles() -> None:
+    """Every kill point's task is a task (or handler) of its role: a rename fails here, not 30 min into the chain."""
+    for point in KILL_POINTS:
+        role = Path(__file__).resolve().parents[2] / "roles" / point.role
+        names = set()
+        for path in list((role / "tasks").glob("*.yml")) + list((role / "handlers").glob("*.yml")):
+            names.update(t.get("name") for t in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+                         if isinstance(t, dict))
+        assert point.task in names, "kill point %s: no such task in roles/%s" % (point.label, point.role)
+
+
 def test_kill_points_are_in_site_order() -> None:
     """One kill point per role of site.yml, in the order the plays run them."""
     roles = [k.role for k in KILL_POINTS]
-    assert roles == ["common", "pki", "etcd", "postgresql", "pgbackrest", "patroni", "haproxy", "keepalived"]
+    assert roles == ["common", "pki", "etcd", "postgresql", "pgbackrest", "patroni", "haproxy", "keepalived",
+                     "exporters", "prometheus", "alertmanager"]
     assert all(k.trigger in ("start", "first_ok") for k in KILL_POINTS)
 
 
@@ -171,7 +218,8 @@ def _assert_verified(run: Run, inventory: Path) -> None:
     """Every task of playbooks/verify.yml ran and passed in run (the backup checks only when the inventory
     has a backup host); the Patroni answer is a healthy cluster."""
     ok = {(e["event_data"].get("play"), e["event_data"].get("task")) for e in run.by_type("runner_on_ok")}
-    missing = [t for t in verify_task_names(backup=has_backup_host(inventory)) if t not in ok]
+    expected = verify_task_names(backup=has_backup_host(inventory), monitoring=has_monitoring_host(inventory))
+    missing = [t for t in expected if t not in ok]
     assert not missing, "verify tasks that did not pass: %s\n%s" % (missing, run.describe())
 
     answers = [e["event_data"]["res"] for e in run.by_type("runner_on_ok")
