@@ -5,11 +5,12 @@ a healthy cluster, tested at least once per role boundary.
 
 The test builds its own seven containers (int-*: the Molecule inventory's six and a monitoring host, which
 that inventory lacks) on its own docker network (pgha-interrupted, 172.28.30.0/24) from a copy of
-inventories/molecule, with its own state directory (fresh CA, keys and passwords) in pytest's tmp dir. Then, on that one fresh cluster, a chain of runs: site.yml is started and
-SIGKILLed (ansible-playbook's whole process group) when the first kill point is reached, started again and
-killed at the second, and so on through one kill point inside each role. The last run goes to the end and
-must succeed, with every task of the verify play (playbooks/verify.yml) run and passed; the Patroni result
-of that play is checked once more here (one leader, every replica streaming on its timeline).
+inventories/molecule, with its own state directory (fresh CA, keys and passwords) in pytest's tmp dir. Then,
+on that one fresh cluster, a chain of runs: site.yml is started and SIGKILLed (ansible-playbook's whole
+process group) when the first kill point is reached, started again and killed at the second, and so on
+through one kill point inside each role. The last run goes to the end and must succeed, with every task of
+the verify play (playbooks/verify.yml) run and passed; the Patroni result of that play is checked once more
+here (one leader, every replica streaming on its timeline).
 
 Everything is judged from ansible-runner events. Processes a killed run started inside the containers
 (docker exec) are not killed with it: apt or systemctl keep running there, as after a real Ctrl-C or a
