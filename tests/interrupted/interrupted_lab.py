@@ -401,18 +401,18 @@ def verify_task_names(path: Path = VERIFY, backup: bool = True, monitoring: bool
             include = task.get("ansible.builtin.include_role")
             if include:
                 role_tasks = PROJECT / "roles" / include["name"] / "tasks" / include["tasks_from"]
-                names.extend((play["name"], name) for name in _task_names(_load_yaml(role_tasks)))
+                names.extend((play["name"], name) for name in task_names(_load_yaml(role_tasks)))
             else:
-                names.extend((play["name"], name) for name in _task_names([task]))
+                names.extend((play["name"], name) for name in task_names([task]))
     return names
 
 
-def _task_names(tasks: List[Dict[str, Any]]) -> List[str]:
+def task_names(tasks: List[Dict[str, Any]]) -> List[str]:
     """Names of the tasks that report a result: a block's name is only a label, its tasks report."""
     names: List[str] = []
     for task in tasks:
         if "block" in task:
-            names.extend(_task_names(task["block"] + task.get("rescue", []) + task.get("always", [])))
+            names.extend(task_names(task["block"] + task.get("rescue", []) + task.get("always", [])))
         else:
             names.append(task["name"])
     return names

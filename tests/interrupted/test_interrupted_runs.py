@@ -32,6 +32,7 @@ import yaml
 from interrupted_lab import (
     CREATE,
     DESTROY,
+    PROJECT,
     SITE,
     Isolation,
     KillPoint,
@@ -39,6 +40,7 @@ from interrupted_lab import (
     has_backup_host,
     has_monitoring_host,
     run_playbook,
+    task_names,
     verify_task_names,
     write_inventory,
 )
@@ -159,11 +161,10 @@ def test_verify_tasks_follow_the_monitoring_host(tmp_path: Path) -> None:
 def test_kill_points_name_tasks_of_their_roles() -> None:
     """Every kill point's task is a task (or handler) of its role: a rename fails here, not 30 min into the chain."""
     for point in KILL_POINTS:
-        role = Path(__file__).resolve().parents[2] / "roles" / point.role
+        role = PROJECT / "roles" / point.role
         names = set()
         for path in list((role / "tasks").glob("*.yml")) + list((role / "handlers").glob("*.yml")):
-            names.update(t.get("name") for t in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])
-                         if isinstance(t, dict))
+            names.update(task_names(yaml.safe_load(path.read_text(encoding="utf-8")) or []))
         assert point.task in names, "kill point %s: no such task in roles/%s" % (point.label, point.role)
 
 
